@@ -1,0 +1,142 @@
+/** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
+import * as tf from '@tensorflow/tfjs-core';
+import { registerGradients } from './gradients.js';
+
+/**
+ * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
+ * through Dawn), `tensorflow` (tfjs-node-gpu, CUDA) and `cpu` (pure JS, a slow reference).
+ * @category backends
+ */
+export type BackendName = 'wasm' | 'webgpu' | 'tensorflow' | 'cpu';
+
+/** All backend names, fastest-first preference order for {@link bestBackend}. @category backends */
+export const backendNames: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/** Whether a backend can run here, and if not, why. @category backends */
+export type Availability =
+  | { readonly name: BackendName; readonly available: true; readonly detail: string }
+  | { readonly name: BackendName; readonly available: false; readonly reason: string };
+
+const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+const errMsg = (e: unknown): string => (e instanceof Error ? e.message.split('\n')[0] ?? String(e) : String(e));
+
+let webgpuAdapterInfo: string | undefined;
+async function probeWebgpu(): Promise<string> {
+  if (webgpuAdapterInfo !== undefined) return webgpuAdapterInfo;
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  let gpu = nav?.gpu;
+  if (gpu === undefined && isNode) {
+    process.env['XDG_RUNTIME_DIR'] ??= (await import('node:os')).tmpdir();
+    const mod = (await import('webgpu')) as unknown as { create: (o: string[]) => GPU; globals: object };
+    Object.assign(globalThis, mod.globals);
+    gpu = mod.create([]);
+    if ((globalThis as { navigator?: object }).navigator === undefined)
+      Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+    Object.defineProperty((globalThis as unknown as { navigator: object }).navigator, 'gpu', { value: gpu, configurable: true });
+  }
+  if (gpu === undefined) throw new Error('navigator.gpu is missing (this browser has no WebGPU; in Chromium start with --enable-unsafe-webgpu)');
+  const adapter = await gpu.requestAdapter();
+  if (adapter === null)
+    throw new Error(
+      'no WebGPU adapter (on a CPU-only Linux machine install mesa-vulkan-drivers and libvulkan1 from bookworm-backports: see .ci/install-system.sh)',
+    );
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  webgpuAdapterInfo = info === undefined ? 'adapter found' : `${info.vendor} ${info.architecture} ${info.description}`.trim();
+  return webgpuAdapterInfo;
+}
+
+async function probeTensorflow(): Promise<string> {
+  if (!isNode) throw new Error('tfjs-node-gpu runs only in Node.js');
+  let mod: unknown;
+  try {
+    mod = await import('@tensorflow/tfjs-node-gpu' as string);
+  } catch (e) {
+    throw new Error(`@tensorflow/tfjs-node-gpu is not installed or its libtensorflow is missing (${errMsg(e)}); it needs CUDA 11.2 + cuDNN 8.1 and network access at install time`);
+  }
+  void mod;
+  const b = tf.findBackend('tensorflow') as (tf.KernelBackend & { isUsingGpuDevice?: boolean }) | null;
+  if (b === null) throw new Error('tfjs-node-gpu loaded but registered no "tensorflow" backend');
+  if (b.isUsingGpuDevice !== true) throw new Error('tfjs-node-gpu loaded but TensorFlow found no CUDA device (it would silently run on CPU)');
+  return 'CUDA device';
+}
+
+async function probe(name: BackendName): Promise<string> {
+  switch (name) {
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      return 'pure JavaScript reference';
+    case 'wasm': {
+      if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
+      await import('@tensorflow/tfjs-backend-wasm');
+      return 'XNNPACK + SIMD';
+    }
+    case 'webgpu': {
+      const info = await probeWebgpu();
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return info;
+    }
+    case 'tensorflow':
+      return probeTensorflow();
+    default:
+      return name satisfies never;
+  }
+}
+
+const cache = new Map<BackendName, Promise<Availability>>();
+
+/** Tells whether `name` can run here, with a human-readable reason when it cannot. @category backends */
+export function availability(name: BackendName): Promise<Availability> {
+  let p = cache.get(name);
+  if (p === undefined) {
+    p = probe(name).then(
+      (detail): Availability => ({ name, available: true, detail }),
+      (e: unknown): Availability => ({ name, available: false, reason: errMsg(e) }),
+    );
+    cache.set(name, p);
+  }
+  return p;
+}
+
+/** The state of every backend. @category backends */
+export const available = (): Promise<Availability[]> => Promise.all(backendNames.map(availability));
+
+/** The names of the backends that can run here. @category backends */
+export const availableNames = async (): Promise<BackendName[]> =>
+  (await available()).filter((a) => a.available).map((a) => a.name);
+
+/** Thrown when an unavailable backend is chosen. @category backends */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+}
+
+/**
+ * Makes `name` the active tfjs backend (registering gradients first). Fails with the reason when
+ * it cannot run here.
+ * @category backends
+ */
+export async function useBackend(name: BackendName): Promise<void> {
+  if (!backendNames.includes(name))
+    throw new BackendUnavailableError(`unknown backend '${String(name)}' (choose one of ${backendNames.join(', ')})`);
+  await registerGradients();
+  const a = await availability(name);
+  if (!a.available) throw new BackendUnavailableError(`backend '${name}' is unavailable: ${a.reason}`);
+  if (tf.getBackend() === name) return;
+  if (!(await tf.setBackend(name))) throw new BackendUnavailableError(`backend '${name}' failed to initialise`);
+  await tf.ready();
+}
+
+/** The fastest backend that runs here (tensorflow > webgpu > wasm > cpu), made active. @category backends */
+export async function useBestBackend(prefer?: readonly BackendName[]): Promise<BackendName> {
+  for (const n of prefer ?? ['tensorflow', 'wasm', 'cpu'] as const) {
+    if ((await availability(n)).available) {
+      await useBackend(n);
+      return n;
+    }
+  }
+  throw new BackendUnavailableError('no tfjs backend is available');
+}
+
+/** The active backend's name. @category backends */
+export const activeBackend = (): string => tf.getBackend();
+
+export { registerGradients } from './gradients.js';

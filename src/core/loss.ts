@@ -1,0 +1,24 @@
+/** @file Losses that declare, in type and value, which groups they may differentiate. */
+import type { Group, Registry, Trainable, View } from './groups.js';
+import type { Scalar } from './tensor.js';
+
+/**
+ * A scalar objective over the parameters of registry `R` that may differentiate exactly the groups
+ * `D`. `wrt` is the run-time witness of `D`; `run` receives a {@link View} in which only the groups
+ * in `D` are live, and returns the value and auxiliary outputs.
+ * @category losses
+ */
+export interface Loss<R extends Registry, D extends Trainable<R>, B, Aux = {}> {
+  readonly name: string;
+  readonly wrt: readonly D[];
+  readonly run: (view: View<R, D>, batch: B) => readonly [Scalar<D>, Aux];
+}
+
+/** Any loss of registry `R` (for laws and tooling). @category utility types */
+export type AnyLoss<R extends Registry, B = never> = Loss<R, Trainable<R>, B, unknown>;
+
+/** The groups a loss may differentiate. @category utility types */
+export type LossDeps<L> = L extends Loss<Registry, infer D, never, unknown> ? D : never;
+
+/** Groups of `R` that are not in `D` (for documentation of views). @category utility types */
+export type Detached<R extends Registry, D extends string> = Exclude<Group<R>, D>;

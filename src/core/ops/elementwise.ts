@@ -1,0 +1,104 @@
+/** @file Typed elementwise ops: each result depends on the union of its inputs' groups. (trusted) */
+import * as tf from '@tensorflow/tfjs-core';
+import type { T } from '../tensor.js';
+
+type Operand<G extends string> = T<G> | number;
+const raw = (x: Operand<string>): tf.Tensor | number => x;
+
+const lift1 =
+  (f: (x: tf.Tensor) => tf.Tensor) =>
+  <G extends string>(x: T<G>): T<G> =>
+    f(x) as T<G>;
+const lift2 =
+  (f: (x: tf.Tensor | number, y: tf.Tensor | number) => tf.Tensor) =>
+  <A extends string = never, B extends string = never>(x: Operand<A>, y: Operand<B>): T<A | B> =>
+    f(raw(x), raw(y)) as T<A | B>;
+
+/** `x + y` with broadcasting. @category layers */
+export const add = lift2((x, y) => tf.add(x, y));
+/** `x − y` with broadcasting. @category layers */
+export const sub = lift2((x, y) => tf.sub(x, y));
+/** `x · y` elementwise with broadcasting. @category layers */
+export const mul = lift2((x, y) => tf.mul(x, y));
+/** `x / y` elementwise with broadcasting. @category layers */
+export const div = lift2((x, y) => tf.div(x, y));
+/** Elementwise maximum. @category layers */
+export const maximum = lift2((x, y) => tf.maximum(x, y));
+/** Elementwise minimum. @category layers */
+export const minimum = lift2((x, y) => tf.minimum(x, y));
+/** Elementwise `x^y`. @category layers */
+export const pow = lift2((x, y) => tf.pow(x, y));
+
+/** `−x`. @category layers */
+export const neg = lift1(tf.neg);
+/** `eˣ`. @category layers */
+export const exp = lift1(tf.exp);
+/** Natural logarithm. @category layers */
+export const log = lift1(tf.log);
+/** `√x`. @category layers */
+export const sqrt = lift1(tf.sqrt);
+/** `1/√x`. @category layers */
+export const rsqrt = lift1(tf.rsqrt);
+/** `x²`. @category layers */
+export const square = lift1(tf.square);
+/** `|x|`. @category layers */
+export const abs = lift1(tf.abs);
+/** `max(x, 0)`. @category layers */
+export const relu = lift1(tf.relu);
+/** Logistic sigmoid. @category layers */
+export const sigmoid = lift1(tf.sigmoid);
+/** Hyperbolic tangent. @category layers */
+export const tanh = lift1(tf.tanh);
+/** Sine. @category layers */
+export const sin = lift1(tf.sin);
+/** Cosine. @category layers */
+export const cos = lift1(tf.cos);
+/** Arctangent. @category layers */
+export const atan = lift1(tf.atan);
+/** `1/x`. @category layers */
+export const reciprocal = lift1(tf.reciprocal);
+/** Elementwise sign (−1, 0, 1); its gradient is zero. @category layers */
+export const sign = lift1(tf.sign);
+/** SiLU / swish: `x·σ(x)`. @category layers */
+export const silu = <G extends string>(x: T<G>): T<G> => tf.mul(x, tf.sigmoid(x)) as T<G>;
+/** Leaky ReLU with negative slope `alpha` (PyTorch `LeakyReLU(alpha)`). @category layers */
+export const leakyRelu = <G extends string>(x: T<G>, alpha: number): T<G> => tf.leakyRelu(x, alpha) as T<G>;
+
+/**
+ * GELU with the tanh approximation, as PyTorch `GELU(approximate='tanh')`:
+ * `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+ * @category layers
+ */
+export const geluTanh = <G extends string>(x: T<G>): T<G> =>
+  tf.tidy(() => {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  }) as T<G>;
+
+/** Clamp into `[lo, hi]` (gradient zero outside, as PyTorch `clamp`). @category layers */
+export const clip = <G extends string>(x: T<G>, lo: number, hi: number): T<G> => tf.clipByValue(x, lo, hi) as T<G>;
+
+/** `cond ? a : b` elementwise; `cond` is a constant boolean tensor. @category layers */
+export const where = <A extends string, B extends string>(cond: T<never>, a: T<A>, b: T<B>): T<A | B> =>
+  tf.where(cond, a as tf.Tensor, b as tf.Tensor) as T<A | B>;
+
+/** Elementwise `x < y` as a constant boolean tensor. @category layers */
+export const less = (x: T<string> | number, y: T<string> | number): T<never> => tf.less(x, y) as T<never>;
+/** Elementwise `x > y` as a constant boolean tensor. @category layers */
+export const greater = (x: T<string> | number, y: T<string> | number): T<never> => tf.greater(x, y) as T<never>;
+/** Elementwise `x >= y` as a constant boolean tensor. @category layers */
+export const greaterEqual = (x: T<string> | number, y: T<string> | number): T<never> =>
+  tf.greaterEqual(x, y) as T<never>;
+
+/** Cast to another dtype (float32 ↔ int32 ↔ bool); casting to int cuts the gradient as in tfjs. @category layers */
+export const cast = <G extends string>(x: T<G>, dtype: 'float32' | 'int32' | 'bool'): T<G> => tf.cast(x, dtype) as T<G>;
+
+/** Softmax along `axis` (default last). @category layers */
+export const softmax = <G extends string>(x: T<G>, axis = -1): T<G> => {
+  if (axis === -1 || axis === x.rank - 1) return tf.softmax(x) as T<G>;
+  return tf.tidy(() => {
+    const m = tf.max(x, axis, true);
+    const e = tf.exp(tf.sub(x, m));
+    return tf.div(e, tf.sum(e, axis, true));
+  }) as T<G>;
+};

@@ -1,0 +1,7 @@
+/** @file Re-exports of every typed op. */
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './shape.js';
+export * from './linalg.js';
+export * from './conv.js';
+export * from './create.js';

@@ -1,0 +1,33 @@
+/** @file Typed matrix products. (trusted) */
+import * as tf from '@tensorflow/tfjs-core';
+import type { T } from '../tensor.js';
+
+/**
+ * Batched matrix product `a @ b` (rank ≥ 2, leading dims broadcast), with optional transposes of the
+ * last two axes. Prefer the transpose flags over an explicit `transpose`: they cost nothing.
+ * @category layers
+ */
+export const matMul = <A extends string, B extends string>(
+  a: T<A>,
+  b: T<B>,
+  transposeA = false,
+  transposeB = false,
+): T<A | B> => tf.matMul(a, b, transposeA, transposeB) as T<A | B>;
+
+/**
+ * Token-wise affine map `x @ wᵀ + b` for `x: [..., in]`, `w: [out, in]` (PyTorch `nn.Linear` layout),
+ * `b: [out]`. Leading axes are folded into one matrix product.
+ * @category layers
+ */
+export const linearMap = <X extends string, W extends string, Bi extends string = never>(
+  x: T<X>,
+  w: T<W>,
+  b?: T<Bi>,
+): T<X | W | Bi> =>
+  tf.tidy(() => {
+    const inDim = x.shape[x.rank - 1] as number;
+    const lead = x.shape.slice(0, -1);
+    const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
+    const y = b === undefined ? tf.matMul(x2, w, false, true) : tf.fused.matMul({ a: x2, b: w, transposeB: true, bias: b });
+    return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[0] as number]);
+  }) as T<X | W | Bi>;

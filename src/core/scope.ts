@@ -1,0 +1,25 @@
+/** @file Memory scopes: thin typed wrappers over tfjs `tidy`, `keep` and `dispose`. (trusted) */
+import * as tf from '@tensorflow/tfjs-core';
+import { tensorsIn } from './tree.js';
+
+/**
+ * Runs `f` and disposes every tensor it created that is not part of its result (tfjs `tidy`, but
+ * also for results that are records/arrays of tensors, and for nested trees).
+ * @category utility types
+ */
+export function tidy<X>(f: () => X): X {
+  let out: X | undefined;
+  tf.tidy(() => {
+    out = f();
+    return tensorsIn(out);
+  });
+  return out as X;
+}
+
+/** Disposes every tensor inside any value (trees, arrays, records); other values are ignored. @category utility types */
+export function dispose(x: unknown): void {
+  for (const t of tensorsIn(x)) if (!t.isDisposed) t.dispose();
+}
+
+/** The number of live tensors (tfjs `memory().numTensors`), for leak checks. @category utility types */
+export const numTensors = (): number => tf.memory().numTensors;
