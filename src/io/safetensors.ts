@@ -145,7 +145,7 @@ export function writeSafetensors(entries: ReadonlyMap<string, SafeWriteEntry> | 
   const blobs: Uint8Array[] = [];
   let off = 0;
   for (const [name, e] of list) {
-    const count = e.shape.reduce((a, b) => a * b, 1);
+    const count = e.shape.reduce((a: number, b: number) => a * b, 1);
     if (count !== e.data.length) throw new SafetensorsError(`write: key '${name}': ${e.data.length} values for shape [${e.shape.join(', ')}]`);
     const blob = encode(e.dtype, e.data);
     header[name] = { dtype: e.dtype, shape: [...e.shape], data_offsets: [off, off + blob.byteLength] };
