@@ -8,12 +8,14 @@ import type { T } from './tensor.js';
  * parameter record instantiated at `this['G']`, and `Frozen`, the union of groups that losses may
  * read but never train.
  *
+ * Members must be named generic types (`this` is not allowed inside an inline object type).
+ *
  * @example
+ * interface SitP<G extends string> { readonly w: T<G>; readonly b: T<G> }
  * interface Toy extends Registry {
  *   readonly Frozen: 'enc';
- *   readonly enc: { w: T<this['G']> };
- *   readonly sit: { w: T<this['G']>; b: T<this['G']> };
- *   readonly vae: { w: T<this['G']> };
+ *   readonly sit: SitP<this['G']>;
+ *   readonly enc: EncP<this['G']>;
  * }
  * @category utility types
  */

@@ -14,8 +14,16 @@ export interface Loss<R extends Registry, D extends Trainable<R>, B, Aux = {}> {
   readonly run: (view: View<R, D>, batch: B) => readonly [Scalar<D>, Aux];
 }
 
-/** Any loss of registry `R` (for laws and tooling). @category utility types */
-export type AnyLoss<R extends Registry, B = never> = Loss<R, Trainable<R>, B, unknown>;
+/**
+ * Any loss of registry `R` over batches `B`, whatever groups it declares (for laws and tooling):
+ * every `Loss<R, D, B, A>` is assignable to it.
+ * @category utility types
+ */
+export interface AnyLoss<R extends Registry, B> {
+  readonly name: string;
+  readonly wrt: readonly Trainable<R>[];
+  readonly run: (view: never, batch: B) => readonly [Scalar<string>, unknown];
+}
 
 /** The groups a loss may differentiate. @category utility types */
 export type LossDeps<L> = L extends Loss<Registry, infer D, never, unknown> ? D : never;

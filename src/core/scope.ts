@@ -23,3 +23,13 @@ export function dispose(x: unknown): void {
 
 /** The number of live tensors (tfjs `memory().numTensors`), for leak checks. @category utility types */
 export const numTensors = (): number => tf.memory().numTensors;
+
+/**
+ * Disposes every tensor reachable from `old` that is not also reachable from `next`: the way a
+ * pure step releases the state it consumed (`releaseOld(state, state2)`).
+ * @category utility types
+ */
+export function releaseOld(old: unknown, next: unknown): void {
+  const keep = new Set(tensorsIn(next));
+  for (const t of tensorsIn(old)) if (!keep.has(t) && !t.isDisposed) t.dispose();
+}

@@ -54,3 +54,46 @@ export const depthwiseConv2d = <X extends string, W extends string>(
 /** Bilinear resize (`alignCorners = false`, half-pixel centres). @category layers */
 export const resizeBilinear = <G extends string>(x: T<G>, size: readonly [number, number]): T<G> =>
   tf.image.resizeBilinear(x as tf.Tensor4D, [size[0], size[1]], false, true) as T<G>;
+
+/** Activation fused into {@link conv2dFused} / {@link depthwiseConv2dFused}. @category layers */
+export type FusedActivation = 'linear' | 'relu' | 'relu6';
+
+/**
+ * 2-D convolution + bias + activation in one kernel (tfjs `fused.conv2d`), `x: [N, H, W, Cin]`,
+ * `w: [kh, kw, Cin, Cout]`, `b: [Cout]`. Fast inference path for frozen networks: tfjs computes
+ * gradients only for `'linear'` and `'relu'`.
+ * @category layers
+ */
+export const conv2dFused = <X extends string, W extends string, B extends string>(
+  x: T<X>,
+  w: T<W>,
+  b: T<B>,
+  stride: number,
+  padding: Padding,
+  activation: FusedActivation,
+): T<X | W | B> =>
+  tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: stride, pad: padArg(padding), bias: b, activation }) as T<
+    X | W | B
+  >;
+
+/**
+ * Depthwise 2-D convolution + bias + activation in one kernel (tfjs `fused.depthwiseConv2d`),
+ * `w: [kh, kw, Cin, multiplier]`, `b: [Cin·multiplier]`. Gradients only for `'linear'`/`'relu'`.
+ * @category layers
+ */
+export const depthwiseConv2dFused = <X extends string, W extends string, B extends string>(
+  x: T<X>,
+  w: T<W>,
+  b: T<B>,
+  stride: number,
+  padding: Padding,
+  activation: FusedActivation,
+): T<X | W | B> =>
+  tf.fused.depthwiseConv2d({
+    x: x as tf.Tensor4D,
+    filter: w as tf.Tensor4D,
+    strides: stride,
+    pad: padArg(padding),
+    bias: b,
+    activation,
+  }) as T<X | W | B>;

@@ -45,6 +45,10 @@ export const square = lift1(tf.square);
 export const abs = lift1(tf.abs);
 /** `max(x, 0)`. @category layers */
 export const relu = lift1(tf.relu);
+/** `min(max(x, 0), 6)` (Keras/TF `relu6`, MobileNet's activation). @category layers */
+export const relu6 = lift1(tf.relu6);
+/** The Gauss error function `erf(x)` (for the exact GELU `0.5x(1 + erf(x/√2))`). @category layers */
+export const erf = lift1(tf.erf);
 /** Logistic sigmoid. @category layers */
 export const sigmoid = lift1(tf.sigmoid);
 /** Hyperbolic tangent. @category layers */

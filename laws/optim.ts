@@ -1,0 +1,65 @@
+/** @file Optimizer laws: AdamW closed form, chain associativity, partition = per-group by hand. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamWConfig, GradientTransformation, GradLeaf } from '../src/train/optim.js';
+import { chain } from '../src/train/optim.js';
+
+/**
+ * The closed form of `steps` AdamW steps with a constant gradient `g` on a scalar parameter `p`
+ * (float64 reference of PyTorch's formula).
+ * @category laws
+ */
+export function adamClosedForm(p: number, g: number, steps: number, c: AdamWConfig): number {
+  let m = 0, v = 0;
+  for (let t = 1; t <= steps; t++) {
+    p *= 1 - c.lr * c.weightDecay;
+    m = c.beta1 * m + (1 - c.beta1) * g;
+    v = c.beta2 * v + (1 - c.beta2) * g * g;
+    p -= (c.lr / (1 - c.beta1 ** t)) * (m / (Math.sqrt(v) / Math.sqrt(1 - c.beta2 ** t) + c.eps));
+  }
+  return p;
+}
+
+/**
+ * Runs `steps` updates of `opt` on scalar parameters `ps` with constant gradients `gs` (null = no
+ * gradient) and returns the final parameters.
+ * @category laws
+ */
+export async function runOptimizer<S>(opt: GradientTransformation<S>, ps: readonly number[], gs: readonly (number | null)[], steps: number): Promise<number[]> {
+  let params: tf.Tensor[] = ps.map((p) => tf.scalar(p));
+  let state = opt.init(params);
+  for (let t = 0; t < steps; t++) {
+    const grads: GradLeaf[] = gs.map((g) => (g === null ? null : tf.scalar(g)));
+    const [upd, next] = opt.update(grads, state, params);
+    const np = params.map((p, i) => (upd[i] == null ? p : tf.add(p, upd[i] as tf.Tensor)));
+    const keep = new Set<tf.Tensor>([...np]);
+    const oldState = state;
+    state = next;
+    const stillUsed = new Set(collect(state));
+    for (const t2 of [...params, ...grads, ...upd, ...collect(oldState)]) if (t2 !== null && !keep.has(t2) && !stillUsed.has(t2) && !t2.isDisposed) t2.dispose();
+    params = np;
+  }
+  const out = await Promise.all(params.map(async (p) => (await p.data())[0] as number));
+  tf.dispose([...params, ...collect(state)]);
+  return out;
+}
+
+function collect(x: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
+  if (x instanceof tf.Tensor) out.push(x);
+  else if (Array.isArray(x)) x.forEach((c) => collect(c, out));
+  else if (typeof x === 'object' && x !== null) Object.values(x).forEach((c) => collect(c, out));
+  return out;
+}
+
+/** `chain(chain(a,b),c)` and `chain(a,chain(b,c))` give the same parameters. Returns the max difference. @category laws */
+export async function chainAssociativity<A, B, C>(
+  a: GradientTransformation<A>,
+  b: GradientTransformation<B>,
+  c: GradientTransformation<C>,
+  ps: readonly number[],
+  gs: readonly (number | null)[],
+  steps: number,
+): Promise<number> {
+  const left = await runOptimizer(chain(chain(a, b), c), ps, gs, steps);
+  const right = await runOptimizer(chain(a, chain(b, c)), ps, gs, steps);
+  return Math.max(...left.map((x, i) => Math.abs(x - (right[i] as number))));
+}

@@ -1,0 +1,186 @@
+/** @file Optimizers as pure gradient transformations (optax style), with PyTorch's exact AdamW semantics. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradTree, Registry, Store, Trainable, Family, PerGroup } from '../core/groups.js';
+import type { T } from '../core/tensor.js';
+import { flatten, unflatten } from '../core/tree.js';
+
+/** A gradient (or update) leaf: absent (`null`) when the loss did not reach the parameter. @category optimizers */
+export type GradLeaf = tf.Tensor | null;
+
+/**
+ * A pure optimizer: `init` builds its state from the parameters, `update` maps gradients to
+ * updates (to be added to the parameters) and a new state. Nothing is mutated; the caller owns
+ * (and disposes) the old state. Leaves are processed in {@link flatten} order.
+ * @category optimizers
+ */
+export interface GradientTransformation<S> {
+  readonly name: string;
+  init(params: unknown): S;
+  update(grads: readonly GradLeaf[], state: S, params: readonly tf.Tensor[]): readonly [GradLeaf[], S];
+}
+
+/** Per-leaf AdamW state (PyTorch: `state[p] = {step, exp_avg, exp_avg_sq}`); `step` counts the updates this leaf got. @category optimizers */
+export interface AdamLeafState {
+  readonly step: number;
+  readonly m: T<never> | null;
+  readonly v: T<never> | null;
+}
+
+/** AdamW hyper-parameters (defaults: the official REPA-E values). @category optimizers */
+export interface AdamWConfig {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+}
+
+/** The official REPA-E optimizer settings: lr 1e-4, betas (0.9, 0.999), eps 1e-8, weight decay 0. @category optimizers */
+export const repaeAdamW: AdamWConfig = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+/**
+ * AdamW exactly as PyTorch 1.13's single-tensor implementation: decoupled weight decay
+ * `p ← p·(1 − lr·wd)`, then `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+ * `p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)`, with a per-parameter step `t`. Parameters
+ * whose gradient is `null` are skipped entirely (no decay, no step increment), like `.grad is None`.
+ * Moments are created lazily on a parameter's first gradient.
+ * @category optimizers
+ */
+export function adamw(cfg: Partial<AdamWConfig> = {}): GradientTransformation<AdamLeafState[]> {
+  const c = { ...repaeAdamW, ...cfg };
+  return {
+    name: 'adamw',
+    init: (params) => flatten(params).map(() => ({ step: 0, m: null, v: null })),
+    update: (grads, state, params) => {
+      const updates: GradLeaf[] = [];
+      const next: AdamLeafState[] = [];
+      grads.forEach((g, i) => {
+        const s = state[i] as AdamLeafState;
+        const p = params[i] as tf.Tensor;
+        if (g === null) {
+          updates.push(null);
+          next.push(s);
+          return;
+        }
+        const step = s.step + 1;
+        const [u, m, v] = tf.tidy(() => {
+          const m0 = s.m ?? tf.zerosLike(g);
+          const v0 = s.v ?? tf.zerosLike(g);
+          const m1 = tf.add(tf.mul(m0, c.beta1), tf.mul(g, 1 - c.beta1));
+          const v1 = tf.add(tf.mul(v0, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
+          const bc1 = 1 - c.beta1 ** step;
+          const bc2sqrt = Math.sqrt(1 - c.beta2 ** step);
+          const denom = tf.add(tf.div(tf.sqrt(v1), bc2sqrt), c.eps);
+          let upd = tf.mul(tf.div(m1, denom), -c.lr / bc1);
+          if (c.weightDecay !== 0) upd = tf.sub(upd, tf.mul(p, c.lr * c.weightDecay));
+          return [upd, m1, v1];
+        });
+        updates.push(u);
+        next.push({ step, m: m as T<never>, v: v as T<never> });
+      });
+      return [updates, next] as const;
+    },
+  };
+}
+
+/** Plain SGD: `p ← p − lr·g`. Stateless. @category optimizers */
+export function sgd(lr: number): GradientTransformation<null> {
+  return {
+    name: 'sgd',
+    init: () => null,
+    update: (grads) => [grads.map((g) => (g === null ? null : tf.mul(g, -lr))), null] as const,
+  };
+}
+
+/** The global L2 norm `‖(‖gᵢ‖₂)ᵢ‖₂` over the non-null gradients, as a constant scalar. @category optimizers */
+export function globalNorm(grads: readonly GradLeaf[]): T<never> {
+  return tf.tidy(() => {
+    const present = grads.filter((g): g is tf.Tensor => g !== null);
+    if (present.length === 0) return tf.scalar(0);
+    return tf.sqrt(tf.addN(present.map((g) => tf.sum(tf.square(g)))));
+  }) as T<never>;
+}
+
+/** State of {@link clipByGlobalNorm}: the norm measured at the last update (pre-clip), for logging. @category optimizers */
+export interface ClipState {
+  readonly norm: T<never> | null;
+}
+
+/**
+ * Clips gradients to a global L2 norm (PyTorch `clip_grad_norm_`): every gradient is multiplied by
+ * `min(1, max/(total + 1e-6))`; the pre-clip total is kept in the state.
+ * @category optimizers
+ */
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ClipState> {
+  return {
+    name: 'clipByGlobalNorm',
+    init: () => ({ norm: null }),
+    update: (grads) => {
+      const norm = globalNorm(grads);
+      const factor = tf.tidy(() => tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))));
+      const out = grads.map((g) => (g === null ? null : tf.mul(g, factor)));
+      factor.dispose();
+      return [out, { norm }] as const;
+    },
+  };
+}
+
+/** Applies `a` then `b`; the state is the pair. @category optimizers */
+export function chain<S1, S2>(a: GradientTransformation<S1>, b: GradientTransformation<S2>): GradientTransformation<readonly [S1, S2]> {
+  return {
+    name: `${a.name}→${b.name}`,
+    init: (p) => [a.init(p), b.init(p)] as const,
+    update: (grads, [s1, s2], params) => {
+      const [u1, n1] = a.update(grads, s1, params);
+      const [u2, n2] = b.update(u1, s2, params);
+      for (const u of u1) if (u !== null && !grads.includes(u) && !u2.includes(u)) u.dispose();
+      return [u2, [n1, n2] as const] as const;
+    },
+  };
+}
+
+/** `params + updates` leafwise (null updates keep the parameter); a new tree. @category optimizers */
+export function applyUpdates<P>(params: P, updates: readonly GradLeaf[]): P {
+  const flat = flatten(params);
+  if (flat.length !== updates.length) throw new Error(`applyUpdates: ${updates.length} updates for ${flat.length} parameters`);
+  return unflatten(
+    params,
+    flat.map((l, i) => {
+      const u = updates[i] ?? null;
+      return u === null || l.leaf === null ? l.leaf : tf.add(l.leaf, u);
+    }),
+  );
+}
+
+/** One optimizer per trainable group of registry `R`: a missing group is a compile error. @category optimizers */
+export type Optimizers<R extends Registry> = PerGroup<R, GradientTransformation<unknown>>;
+
+/** The optimizer state of every trainable group. @category optimizers */
+export type OptState<R extends Registry> = { readonly [K in Trainable<R>]: unknown };
+
+/** Initialises every group's optimizer from the store. @category optimizers */
+export function initOptimizers<R extends Registry>(opts: Optimizers<R>, store: Store<R>): OptState<R> {
+  const out: Record<string, unknown> = {};
+  for (const [g, o] of Object.entries(opts) as [string, GradientTransformation<unknown>][]) out[g] = o.init((store as Record<string, unknown>)[g]);
+  return out as OptState<R>;
+}
+
+/**
+ * Applies group `K`'s optimizer to its gradients and returns the new parameters and state. The
+ * intermediate updates are disposed; the old parameters, gradients and state are not (release them
+ * with `releaseOld`).
+ * @category optimizers
+ */
+export function stepGroup<R extends Registry, K extends Trainable<R>>(
+  opt: GradientTransformation<unknown>,
+  params: Family<R, K, never>,
+  grads: GradTree<Family<R, K, never>>,
+  state: unknown,
+): readonly [Family<R, K, never>, unknown] {
+  const p = flatten(params).map((l) => l.leaf as tf.Tensor);
+  const g = flatten(grads).map((l) => l.leaf);
+  const [updates, next] = opt.update(g, state, p);
+  const newParams = applyUpdates(params, updates);
+  for (const u of updates) if (u !== null && !g.includes(u)) u.dispose();
+  return [newParams, next] as const;
+}
