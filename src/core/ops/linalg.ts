@@ -28,6 +28,9 @@ export const linearMap = <X extends string, W extends string, Bi extends string 
     const inDim = x.shape[x.rank - 1] as number;
     const lead = x.shape.slice(0, -1);
     const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
-    const y = b === undefined ? tf.matMul(x2, w, false, true) : tf.fused.matMul({ a: x2, b: w, transposeB: true, bias: b });
+    // Not tf.fused.matMul: tfjs-backend-wasm 4.22 computes FusedMatMul with transposeB + bias wrongly
+    // (caught by test/backends/backends.test.ts); matMul + add is correct on every backend.
+    const xw = tf.matMul(x2, w, false, true);
+    const y = b === undefined ? xw : tf.add(xw, b);
     return x.rank === 2 ? y : tf.reshape(y, [...lead, w.shape[0] as number]);
   }) as T<X | W | Bi>;
