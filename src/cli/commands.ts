@@ -1,0 +1,2 @@
+/** @file Registers the sub-commands implemented outside the core CLI (train, sample, ...). Each import registers itself. */
+export {};
