@@ -1,0 +1,169 @@
+/**
+ * @file The REPA-E routing table as code: which objective may differentiate which group, with which
+ * coefficient, and the routed objectives built from it. Official: the loop body of `train_repae.py`.
+ */
+import { add, mean, mul } from '../core/ops/index.js';
+import type { Trainable } from '../core/groups.js';
+import { stopGradient } from '../core/stop.js';
+import type { Key } from '../core/rng.js';
+import type { T } from '../core/tensor.js';
+import { vaeDiscriminatorLoss } from '../losses/disc.js';
+import { vaeGeneratorLoss, type VaeLossConfig } from '../losses/vae.js';
+import type { DiscriminatorState } from '../models/discriminator.js';
+import type { SitConfig } from '../models/sit/config.js';
+import { sitLosses } from '../models/sit/forward.js';
+import type { PathType } from '../models/sit/interpolant.js';
+import { vaeForward } from '../models/vae/index.js';
+import type { BatchNormState } from '../nn/batch-norm.js';
+import { repae, type RepaeFamilies } from './registry.js';
+
+/** One row of a routing table: the default coefficient and the groups the objective may differentiate. @category losses */
+export interface Route {
+  readonly coeff: number;
+  readonly mayDifferentiate: readonly Trainable<RepaeFamilies>[];
+  readonly description: string;
+}
+
+/**
+ * The REPA-E routing table (paper Table 1 / official code). Each objective below is declared with
+ * exactly these groups, so the types and this table cannot drift apart (pinned by type tests).
+ * @category losses
+ */
+export const repaeRoutes = {
+  diffusion: { coeff: 1, mayDifferentiate: ['sit'], description: 'L_diff on stop-gradient latents (velocity MSE)' },
+  repaSit: { coeff: 0.5, mayDifferentiate: ['sit', 'proj'], description: 'L_REPA, SiT block encoder_depth → projector → −cos vs frozen encoder' },
+  repaVae: { coeff: 1.5, mayDifferentiate: ['vae'], description: 'the same L_REPA through the frozen, eval-mode SiT' },
+  regularizer: { coeff: 1, mayDifferentiate: ['vae'], description: 'L_REG = L1 + LPIPS + 1e-6·KL + 0.1·GAN-generator' },
+  discriminator: { coeff: 1, mayDifferentiate: ['disc'], description: 'hinge loss on x vs stopgrad(x̂)' },
+} as const satisfies Readonly<Record<string, Route>>;
+
+/** The coefficients in force for a run (λ_g = `projCoeff`, λ_v = `vaeAlignProjCoeff`). @category losses */
+export interface Coefficients {
+  readonly projCoeff: number;
+  readonly vaeAlignProjCoeff: number;
+}
+
+/** Static settings the objectives need. @category losses */
+export interface ObjectiveContext {
+  readonly sit: SitConfig;
+  readonly loss: VaeLossConfig;
+  readonly coeffs: Coefficients;
+  readonly path: PathType;
+}
+
+/** Inputs of the VAE objective: images, labels, encoder targets and the shared t and ε. @category losses */
+export interface VaeBatch {
+  readonly ctx: ObjectiveContext;
+  /** Images `[N, H, W, 3]` in [−1, 1]. */
+  readonly x: T<never>;
+  /** int32 labels `[N]`. */
+  readonly y: T<never>;
+  /** Frozen-encoder targets `zs[k]: [N, T, z_dim_k]`. */
+  readonly zs: readonly T<never>[];
+  /** Shared diffusion time `[N]` and noise `[N, h, w, E]` (official: drawn in the align pass, reused by the SiT pass). */
+  readonly t: T<never>;
+  readonly noise: T<never>;
+  /** Posterior noise `[N, h, w, E]` or a key to draw it. */
+  readonly posterior: { readonly eps: T<never> } | { readonly key: Key };
+  /** SiT latent BatchNorm buffers (read in eval mode: running statistics). */
+  readonly bn: BatchNormState;
+  /** Discriminator BatchNorm buffers before the generator-mode forward. */
+  readonly discState: DiscriminatorState;
+  readonly globalStep: number;
+}
+
+/**
+ * The VAE's objective: `L_REG + λ_v·L_REPA`, where L_REPA runs the **frozen, eval-mode** SiT
+ * (running BN statistics, no label dropout) up to `encoder_depth` on the live latent `z`. Declared
+ * over `['vae']`: SiT, projector, LPIPS and discriminator are constants in its view, but the gradient
+ * flows *through* them into `z`. Aux: `z` and `x̂` (which leave the tape as constants: this is the
+ * stop-gradient of the official `z.detach()`), the loss dict and the discriminator's new BN state.
+ * @category losses
+ */
+export const vaeObjective = repae.loss('vae', repaeRoutes.regularizer.mayDifferentiate, (v, b: VaeBatch) => {
+  const { posterior, z, xHat } = vaeForward(v.vae, b.x, b.posterior);
+  const gen = vaeGeneratorLoss({ lpips: v.lpips, disc: v.disc, discState: b.discState }, b.x, xHat, posterior, b.globalStep, b.ctx.loss);
+  const align = sitLosses(
+    { sit: v.sit, proj: v.proj, bn: b.bn },
+    { x: z, y: b.y, zs: b.zs },
+    { cfg: b.ctx.sit, mode: 'eval', alignOnly: true, t: b.t, noise: b.noise, path: b.ctx.path },
+  );
+  const total = add(mean(gen.loss), mul(align.projLoss, b.ctx.coeffs.vaeAlignProjCoeff));
+  return [
+    total,
+    {
+      z,
+      xHat,
+      posteriorMean: posterior.mean,
+      posteriorLogvar: posterior.logvar,
+      genDict: gen.dict,
+      discState: gen.discState,
+      alignProjLoss: stopGradient(align.projLoss),
+      alignZsTilde: align.zsTilde,
+    },
+  ] as const;
+});
+
+/** Inputs of the discriminator objective: real images and the (constant) pre-update reconstruction. @category losses */
+export interface DiscBatch {
+  readonly ctx: ObjectiveContext;
+  readonly x: T<never>;
+  readonly xHat: T<never>;
+  readonly discState: DiscriminatorState;
+  readonly globalStep: number;
+}
+
+/** The discriminator's objective (hinge, two train-mode forwards: real then fake). Declared over `['disc']`. @category losses */
+export const discObjective = repae.loss('disc', repaeRoutes.discriminator.mayDifferentiate, (v, b: DiscBatch) => {
+  const r = vaeDiscriminatorLoss(v.disc, b.discState, b.x, b.xHat, b.globalStep, b.ctx.loss);
+  return [r.loss, { dict: r.dict, discState: r.discState }] as const;
+});
+
+/**
+ * Inputs of the SiT objective. `z` is typed `T<never>`: the SiT trains on the stop-gradient latent,
+ * and passing a live `T<'vae'>` here is a compile error.
+ * @category losses
+ */
+export interface SitBatch {
+  readonly ctx: ObjectiveContext;
+  /** Stop-gradient raw latents `[N, h, w, E]`. */
+  readonly z: T<never>;
+  readonly y: T<never>;
+  readonly zs: readonly T<never>[];
+  readonly t: T<never>;
+  readonly noise: T<never>;
+  /** Label-dropout uniforms `[N]` (or drawn from `key`). */
+  readonly labelDropRand?: T<never>;
+  readonly key?: Key;
+  readonly bn: BatchNormState;
+  /** `'train'` (REPA-E: batch statistics + running update) or `'eval'` (frozen-VAE LDM training: fixed normalisation). */
+  readonly bnMode: 'train' | 'eval';
+}
+
+/**
+ * The SiT's objective: `mean(L_diff) + λ_g·L_REPA` on the stop-gradient latent with the same t and
+ * ε as the VAE's alignment pass, BN in train mode, label dropout active. Declared over
+ * `['sit', 'proj']`. Aux: the new BN state (train mode) and the per-term values.
+ * @category losses
+ */
+export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentiate, (v, b: SitBatch) => {
+  const common = {
+    cfg: b.ctx.sit,
+    t: b.t,
+    noise: b.noise,
+    path: b.ctx.path,
+    ...(b.labelDropRand === undefined ? {} : { labelDropRand: b.labelDropRand }),
+    ...(b.key === undefined ? {} : { key: b.key }),
+  };
+  const model = { sit: v.sit, proj: v.proj, bn: b.bn };
+  const batch = { x: b.z, y: b.y, zs: b.zs };
+  if (b.bnMode === 'train') {
+    const r = sitLosses(model, batch, { ...common, mode: 'train' });
+    const loss = add(mean(r.denoisingLoss as T<'sit' | 'proj'>), mul(r.projLoss, b.ctx.coeffs.projCoeff));
+    return [loss, { bn: r.bn, denoising: stopGradient(r.denoisingLoss as T<'sit' | 'proj'>), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
+  }
+  // Frozen-VAE LDM training: the model is in train mode (label dropout) but its BN is switched to eval.
+  const r = sitLosses(model, batch, { ...common, mode: 'eval', labelDropout: true });
+  const loss = add(mean(r.denoisingLoss as T<'sit' | 'proj'>), mul(r.projLoss, b.ctx.coeffs.projCoeff));
+  return [loss, { bn: b.bn, denoising: stopGradient(r.denoisingLoss as T<'sit' | 'proj'>), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
+});

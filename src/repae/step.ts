@@ -1,0 +1,189 @@
+/**
+ * @file One REPA-E training step as a pure function `(state, batch, key) => [state', metrics]`, in the
+ * exact official order (spec §5.3): VAE step, discriminator step on the pre-update x̂, SiT step on
+ * stopgrad(z) with the same t and ε, EMA. All three gradients are taken from the pre-step store.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Store } from '../core/groups.js';
+import { fold, normal, split, uniform, type Key } from '../core/rng.js';
+import { releaseOld } from '../core/scope.js';
+import type { T } from '../core/tensor.js';
+import { flatten } from '../core/tree.js';
+import type { DiscriminatorState } from '../models/discriminator.js';
+import type { SitWeights } from '../models/sit/params.js';
+import type { BatchNormState } from '../nn/batch-norm.js';
+import { emaUpdate } from '../train/ema.js';
+import { adamw, clipByGlobalNorm, initOptimizers, stepGroup, type AdamWConfig, type GradientTransformation, type GradLeaf, type OptState, type Optimizers } from '../train/optim.js';
+import type { RepaeFamilies } from './registry.js';
+import { repae } from './registry.js';
+import { discObjective, sitObjective, vaeObjective, type ObjectiveContext } from './routing.js';
+
+/** Everything a REPA-E run carries from step to step (all explicit data). @category optimizers */
+export interface RepaeState {
+  readonly store: Store<RepaeFamilies>;
+  readonly opt: OptState<RepaeFamilies>;
+  /** SiT latent BatchNorm buffers. */
+  readonly bn: BatchNormState;
+  /** Discriminator BatchNorm buffers. */
+  readonly discState: DiscriminatorState;
+  /** EMA of the SiT parameters, projectors and BN buffers. */
+  readonly ema: SitWeights;
+  /** Global step (0 before the first update). */
+  readonly step: number;
+}
+
+/** A training batch: images, labels and the frozen encoder's targets. @category optimizers */
+export interface RepaeBatch {
+  /** Images `[N, H, W, 3]` in [−1, 1] (official `raw/127.5 − 1`). */
+  readonly x: T<never>;
+  /** int32 labels `[N]`. */
+  readonly y: T<never>;
+  /** Encoder targets `zs[k]: [N, T, z_dim_k]` (computed without a tape). */
+  readonly zs: readonly T<never>[];
+}
+
+/** Injected randomness (golden fixtures); anything absent is drawn from the step key. @category optimizers */
+export interface RepaeInject {
+  readonly posteriorEps?: T<never>;
+  readonly t?: T<never>;
+  readonly noise?: T<never>;
+  readonly labelDropRand?: T<never>;
+}
+
+/** Which groups a step trains: `repae-e` (all), `ldm` (SiT only, VAE frozen, BN eval). @category optimizers */
+export type StepMode = 'repae-e' | 'ldm';
+
+/** Static settings of a step. @category optimizers */
+export interface RepaeStepConfig {
+  readonly objectives: ObjectiveContext;
+  readonly adam: { readonly sit: AdamWConfig; readonly vae: AdamWConfig; readonly disc: AdamWConfig };
+  readonly maxGradNorm: number;
+  readonly emaDecay: number;
+  readonly mode: StepMode;
+}
+
+/** Scalars logged by a step (constant 0-d tensors; read them with `readMetrics`, which disposes them). @category optimizers */
+export interface RepaeMetrics {
+  readonly [name: string]: T<never>;
+}
+
+/** The optimizer table (one AdamW per trainable group; `sit` and `proj` share clipping). @category optimizers */
+export const repaeOptimizers = (c: RepaeStepConfig): Optimizers<RepaeFamilies> => ({
+  sit: adamw(c.adam.sit),
+  proj: adamw(c.adam.sit),
+  vae: adamw(c.adam.vae),
+  disc: adamw(c.adam.disc),
+});
+
+/** Fresh optimizer state for a store. @category optimizers */
+export const initRepaeOpt = (c: RepaeStepConfig, store: Store<RepaeFamilies>): OptState<RepaeFamilies> => initOptimizers(repaeOptimizers(c), store);
+
+/** Clips the gradients of several groups jointly (official `clip_grad_norm_` over one parameter list); returns the pre-clip norm. */
+function clipJointly(trees: readonly unknown[], maxNorm: number): readonly [GradLeaf[][], T<never>] {
+  const flat = trees.map((t) => flatten(t).map((l) => l.leaf));
+  const clip: GradientTransformation<{ readonly norm: T<never> | null }> = clipByGlobalNorm(maxNorm);
+  const [clipped, s] = clip.update(flat.flat(), { norm: null }, []);
+  const out: GradLeaf[][] = [];
+  let i = 0;
+  for (const f of flat) { out.push(clipped.slice(i, i + f.length)); i += f.length; }
+  return [out, s.norm as T<never>] as const;
+}
+
+/** Rebuilds a gradient tree of `like`'s structure from leaves. */
+function asTree<X>(like: X, leaves: readonly GradLeaf[]): X {
+  let i = 0;
+  const go = (n: unknown): unknown => {
+    if (n === null || n instanceof tf.Tensor) return leaves[i++] ?? null;
+    if (Array.isArray(n)) return n.map(go);
+    if (typeof n === 'object' && n !== null) return Object.fromEntries(Object.keys(n).sort().map((k) => [k, go((n as Record<string, unknown>)[k])]));
+    return n;
+  };
+  return go(like) as X;
+}
+
+/**
+ * One REPA-E iteration (spec §5.3), pure: returns the new state and the logged scalars; the old
+ * state's tensors that the new one does not share are disposed, so the live tensor count stays flat.
+ * In `ldm` mode only the SiT is trained (frozen VAE, latent BN in eval mode, no discriminator).
+ * @category optimizers
+ */
+export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, key: Key, inject: RepaeInject = {}): readonly [RepaeState, RepaeMetrics] {
+  const [kPost, kT, kNoise, kDrop] = split(fold(key, s.step), 4) as [Key, Key, Key, Key];
+  const opts = repaeOptimizers(c);
+  const ctx = c.objectives;
+  const n = batch.x.shape[0] as number;
+  const t = inject.t ?? uniform(kT, [n]);
+  const noise = inject.noise ?? normal(kNoise, [n, ctx.sit.inputSize, ctx.sit.inputSize, ctx.sit.inChannels]);
+  const metrics: Record<string, T<never>> = {};
+  const garbage: unknown[] = [];
+
+  // 1–9. VAE step: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
+  const [vaeLoss, gVae, vaeAux] = repae.valueAndGrad(vaeObjective, ['vae'])(s.store, {
+    ctx, x: batch.x, y: batch.y, zs: batch.zs, t,
+    noise,
+    posterior: inject.posteriorEps === undefined ? { key: kPost } : { eps: inject.posteriorEps },
+    bn: s.bn, discState: s.discState, globalStep: s.step,
+  });
+  garbage.push(gVae, vaeAux);
+  let store = s.store;
+  let opt = s.opt;
+  let discState = s.discState;
+  if (c.mode === 'repae-e') {
+    const [[gv], normVae] = clipJointly([gVae.vae], c.maxGradNorm);
+    const [vae, optVae] = stepGroup<RepaeFamilies, 'vae'>(opts.vae, s.store.vae, asTree(gVae.vae, gv as GradLeaf[]), s.opt.vae);
+    garbage.push(gv);
+    metrics['vae_loss'] = vaeLoss;
+    metrics['grad_norm_vae'] = normVae;
+    metrics['vae_align_proj_loss'] = vaeAux.alignProjLoss;
+    for (const [k, v] of Object.entries(vaeAux.genDict)) if (v instanceof tf.Tensor) metrics[`vae_${k}`] = v as T<never>;
+
+    // 10. Discriminator step on the pre-update reconstruction (x̂ is already a constant).
+    const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, ['disc'])(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
+    const [[gd], normDisc] = clipJointly([gDisc.disc], c.maxGradNorm);
+    const [disc, optDisc] = stepGroup<RepaeFamilies, 'disc'>(opts.disc, s.store.disc, asTree(gDisc.disc, gd as GradLeaf[]), s.opt.disc);
+    garbage.push(gDisc, gd, dAux.dict);
+    metrics['d_loss'] = dLoss;
+    metrics['grad_norm_disc'] = normDisc;
+    discState = dAux.discState;
+    store = { ...store, vae, disc };
+    opt = { ...opt, vae: optVae, disc: optDisc };
+  } else {
+    tf.dispose([vaeLoss]);
+  }
+
+  // 11–13. SiT step on stopgrad(z) (aux left the tape: T<never>), same t and ε, BN in train mode.
+  const [sitLoss, gSit, sitAux] = repae.valueAndGrad(sitObjective, ['sit', 'proj'])(s.store, {
+    ctx, z: vaeAux.z, y: batch.y, zs: batch.zs, t, noise,
+    ...(inject.labelDropRand === undefined ? { key: kDrop } : { labelDropRand: inject.labelDropRand }),
+    bn: s.bn, bnMode: c.mode === 'repae-e' ? 'train' : 'eval',
+  });
+  const [[gs, gp], normSit] = clipJointly([gSit.sit, gSit.proj], c.maxGradNorm);
+  const [sit, optSit] = stepGroup<RepaeFamilies, 'sit'>(opts.sit, s.store.sit, asTree(gSit.sit, gs as GradLeaf[]), s.opt.sit);
+  const [proj, optProj] = stepGroup<RepaeFamilies, 'proj'>(opts.proj, s.store.proj, asTree(gSit.proj, gp as GradLeaf[]), s.opt.proj);
+  garbage.push(gSit, gs, gp, sitAux.output);
+  metrics['sit_loss'] = sitLoss;
+  metrics['grad_norm_sit'] = normSit;
+  metrics['sit_proj_loss'] = sitAux.projLoss;
+  metrics['sit_denoising_loss'] = tf.mean(sitAux.denoising) as T<never>;
+  garbage.push(sitAux.denoising);
+  store = { ...store, sit, proj };
+  opt = { ...opt, sit: optSit, proj: optProj };
+
+  // 14. EMA of SiT parameters, projectors and BN buffers.
+  const ema = emaUpdate(s.ema, { sit, proj, bn: sitAux.bn }, c.emaDecay);
+  const next: RepaeState = { store, opt, bn: sitAux.bn, discState, ema, step: s.step + 1 };
+  if (inject.t === undefined) garbage.push(t);
+  if (inject.noise === undefined) garbage.push(noise);
+  releaseOld([s, garbage], [next, metrics, batch, inject]);
+  return [next, metrics] as const;
+}
+
+/** Reads every metric to a number and disposes the tensors. @category optimizers */
+export async function readMetrics(m: RepaeMetrics): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) {
+    out[k] = ((await v.data())[0] as number);
+    v.dispose();
+  }
+  return out;
+}
