@@ -1,6 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients.js';
+import { fillKernelGaps } from './fallbacks.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -67,13 +68,17 @@ async function probe(name: BackendName): Promise<string> {
       return 'pure JavaScript reference';
     case 'wasm': {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
+      await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-wasm');
-      return 'XNNPACK + SIMD';
+      const filled = fillKernelGaps('wasm');
+      return `XNNPACK + SIMD${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'webgpu': {
       const info = await probeWebgpu();
+      await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-webgpu');
-      return info;
+      const filled = fillKernelGaps('webgpu');
+      return `${info}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'tensorflow':
       return probeTensorflow();

@@ -12,6 +12,9 @@ import { flatten } from '../core/tree.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitWeights } from '../models/sit/params.js';
 import type { BatchNormState } from '../nn/batch-norm.js';
+import { scalar } from '../core/ops/create.js';
+import { VAE_LOSS_DICT_KEYS } from '../losses/vae.js';
+import { DISC_LOSS_DICT_KEYS } from '../losses/disc.js';
 import { emaUpdate } from '../train/ema.js';
 import { adamw, clipByGlobalNorm, initOptimizers, stepGroup, type AdamWConfig, type GradientTransformation, type GradLeaf, type OptState, type Optimizers } from '../train/optim.js';
 import type { RepaeFamilies } from './registry.js';
@@ -134,14 +137,16 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     garbage.push(gv);
     metrics['vae_loss'] = vaeLoss;
     metrics['grad_norm_vae'] = normVae;
-    metrics['vae_align_proj_loss'] = vaeAux.alignProjLoss;
-    for (const [k, v] of Object.entries(vaeAux.genDict)) if (v instanceof tf.Tensor) metrics[`vae_${k}`] = v as T<never>;
+    metrics['vae_align.proj_loss'] = vaeAux.alignProjLoss;
+    for (const [k, v] of Object.entries(vaeAux.genDict) as [keyof typeof VAE_LOSS_DICT_KEYS, T<never> | number][])
+      metrics[`vae_loss_dict.${VAE_LOSS_DICT_KEYS[k]}`] = typeof v === 'number' ? scalar(v) : v;
 
     // 10. Discriminator step on the pre-update reconstruction (x̂ is already a constant).
     const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, ['disc'])(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
     const [[gd], normDisc] = clipJointly([gDisc.disc], c.maxGradNorm);
     const [disc, optDisc] = stepGroup<RepaeFamilies, 'disc'>(opts.disc, s.store.disc, asTree(gDisc.disc, gd as GradLeaf[]), s.opt.disc);
-    garbage.push(gDisc, gd, dAux.dict);
+    garbage.push(gDisc, gd);
+    for (const [k, v] of Object.entries(dAux.dict) as [keyof typeof DISC_LOSS_DICT_KEYS, T<never>][]) metrics[`d_loss_dict.${DISC_LOSS_DICT_KEYS[k]}`] = v;
     metrics['d_loss'] = dLoss;
     metrics['grad_norm_disc'] = normDisc;
     discState = dAux.discState;
@@ -163,8 +168,8 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   garbage.push(gSit, gs, gp, sitAux.output);
   metrics['sit_loss'] = sitLoss;
   metrics['grad_norm_sit'] = normSit;
-  metrics['sit_proj_loss'] = sitAux.projLoss;
-  metrics['sit_denoising_loss'] = tf.mean(sitAux.denoising) as T<never>;
+  metrics['sit.proj_loss'] = sitAux.projLoss;
+  metrics['sit.denoising_loss'] = tf.mean(sitAux.denoising) as T<never>;
   garbage.push(sitAux.denoising);
   store = { ...store, sit, proj };
   opt = { ...opt, sit: optSit, proj: optProj };
