@@ -1,7 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients.js';
-import { fillKernelGaps } from './fallbacks.js';
+import { convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -70,7 +70,10 @@ async function probe(name: BackendName): Promise<string> {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-wasm');
+      convFilterGradViaConv('wasm');
+      convInputGradViaConv('wasm');
       const filled = fillKernelGaps('wasm');
+      fastWasmMatMul();
       return `XNNPACK + SIMD${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'webgpu': {

@@ -15,6 +15,7 @@ import type { T } from './tensor.js';
  * @category transforms
  */
 export function stopGradient<G extends string>(x: T<G>): T<never> {
-  const f = tf.customGrad(() => ({ value: tf.clone(x as tf.Tensor), gradFunc: () => [] })) as unknown as () => tf.Tensor;
+  // reshape, not clone: a zero-copy view on every backend (wasm's Identity kernel copies the buffer).
+  const f = tf.customGrad(() => ({ value: tf.reshape(x as tf.Tensor, x.shape), gradFunc: () => [] })) as unknown as () => tf.Tensor;
   return f() as T<never>;
 }
