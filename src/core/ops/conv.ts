@@ -28,10 +28,11 @@ export const conv2d = <X extends string, W extends string, B extends string = ne
 /** Nearest-neighbour upsampling by an integer factor (PyTorch `interpolate(scale_factor, 'nearest')`). @category layers */
 export const upsampleNearest = <G extends string>(x: T<G>, factor: number): T<G> => {
   const [n, h, w, c] = x.shape as [number, number, number, number];
+  // Two rank ≤ 4 tiles (tfjs has no Tile gradient above rank 5): columns, then rows.
   return tf.tidy(() => {
-    const a = tf.reshape(x, [n, h, 1, w, 1, c]);
-    const b = tf.tile(a, [1, 1, factor, 1, factor, 1]);
-    return tf.reshape(b, [n, h * factor, w * factor, c]);
+    const cols = tf.tile(tf.reshape(x, [n * h, w, 1, c]), [1, 1, factor, 1]);
+    const rows = tf.tile(tf.reshape(cols, [n * h, 1, w * factor * c]), [1, factor, 1]);
+    return tf.reshape(rows, [n, h * factor, w * factor, c]);
   }) as T<G>;
 };
 
@@ -89,11 +90,9 @@ export const depthwiseConv2dFused = <X extends string, W extends string, B exten
   padding: Padding,
   activation: FusedActivation,
 ): T<X | W | B> =>
-  tf.fused.depthwiseConv2d({
-    x: x as tf.Tensor4D,
-    filter: w as tf.Tensor4D,
-    strides: stride,
-    pad: padArg(padding),
-    bias: b,
-    activation,
+  tf.tidy(() => {
+    // fused depthwise takes no explicit padding: pad first, then 'valid'
+    const xp = typeof padding === 'string' ? (x as tf.Tensor4D) : tf.pad(x as tf.Tensor4D, [[0, 0], [padding[0][0], padding[0][1]], [padding[1][0], padding[1][1]], [0, 0]]);
+    const pad = typeof padding === 'string' ? padding : 'valid';
+    return tf.fused.depthwiseConv2d({ x: xp, filter: w as tf.Tensor4D, strides: stride, pad, bias: b, activation });
   }) as T<X | W | B>;
