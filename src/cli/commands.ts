@@ -1,2 +1,3 @@
 /** @file Registers the sub-commands implemented outside the core CLI (train, sample, ...). Each import registers itself. */
-export {};
+import './cmd-train.js';
+import './register-generate.js';

@@ -88,32 +88,37 @@ export const checkVaeFixture: FixtureChecker = async (fx) => {
   });
 
   const vae = vaeFromStateDict(weights, cfg, { strict: true });
-  const x = fixtureTensorNhwc(fx, 'in.x');
-  const eps = fixtureTensorNhwc(fx, 'inject.posterior_eps');
-  const { loss, valueAndGrad } = defineRegistry<VaeReg>({ groups: ['vae'], frozen: [] });
-  const objective = loss('l1', ['vae'], (v, b: { readonly x: T<never>; readonly eps: T<never> }) => {
-    const r = vaeForward(v.vae, b.x, { eps: b.eps });
-    const aux = {
-      moments: r.posterior.moments,
-      mean: r.posterior.mean,
-      logvar: r.posterior.logvar,
-      std: r.posterior.std,
-      var: r.posterior.var,
-      z: r.z,
-      recon: r.xHat,
-      kl: posteriorKl(r.posterior),
-    };
-    return [l1Loss(r.xHat, b.x), aux] as const;
-  });
-  const [value, grads, aux] = valueAndGrad(objective, ['vae'])({ vae }, { x, eps });
-  const traces = tidy(() => {
-    const encoderOut = encoder(vae.encoder, x);
-    const pqc = conv2d(vae.postQuantConv, aux.z);
-    return { encoderOut, pqc, mid: decoderMid(vae.decoder, pqc) };
-  });
-  const filled = tidy(() => mapTree(vae, (p, path) => leafAt(grads.vae, path) ?? zerosLike(p as T<never>)));
-
+  const live: unknown[] = [vae];
   try {
+    const x = fixtureTensorNhwc(fx, 'in.x');
+    const eps = fixtureTensorNhwc(fx, 'inject.posterior_eps');
+    live.push(x, eps);
+    const { loss, valueAndGrad } = defineRegistry<VaeReg>({ groups: ['vae'], frozen: [] });
+    const objective = loss('l1', ['vae'], (v, b: { readonly x: T<never>; readonly eps: T<never> }) => {
+      const r = vaeForward(v.vae, b.x, { eps: b.eps });
+      const aux = {
+        moments: r.posterior.moments,
+        mean: r.posterior.mean,
+        logvar: r.posterior.logvar,
+        std: r.posterior.std,
+        var: r.posterior.var,
+        z: r.z,
+        recon: r.xHat,
+        kl: posteriorKl(r.posterior),
+      };
+      return [l1Loss(r.xHat, b.x), aux] as const;
+    });
+    const [value, grads, aux] = valueAndGrad(objective, ['vae'])({ vae }, { x, eps });
+    live.push(value, grads, aux);
+    const traces = tidy(() => {
+      const encoderOut = encoder(vae.encoder, x);
+      const pqc = conv2d(vae.postQuantConv, aux.z);
+      return { encoderOut, pqc, mid: decoderMid(vae.decoder, pqc) };
+    });
+    live.push(traces);
+    const filled = tidy(() => mapTree(vae, (p, path) => leafAt(grads.vae, path) ?? zerosLike(p as T<never>)));
+    live.push(filled);
+
     const out: [string, T<string>][] = [
       ['out.moments', aux.moments],
       ['out.mean', aux.mean],
@@ -140,7 +145,7 @@ export const checkVaeFixture: FixtureChecker = async (fx) => {
     checks.push(...coverage(fx, meta, checks, (k) => COMPUTED_PREFIXES.test(k)));
     return checks;
   } finally {
-    dispose([vae, x, eps, value, grads, aux, traces, filled]);
+    dispose(live);
   }
 };
 

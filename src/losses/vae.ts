@@ -203,7 +203,8 @@ export function vaeGeneratorLoss<L extends string, D extends string, X extends s
   return tidy(() => {
     const rec0 = cfg.reconstructionLoss === 'l1' ? l1Loss(inputs, reconstructions) : l2Loss(inputs, reconstructions);
     const rec = mul(rec0, cfg.reconstructionWeight / Math.exp(cfg.logvarInit));
-    const perc = lpipsLoss(nets.lpips, inputs, reconstructions, { legacyRescale: cfg.lpipsLegacyRescale });
+    // A zero perceptual weight skips LPIPS entirely (its VGG16 is the most expensive part of the loss).
+    const perc: Scalar<L | X | R> = cfg.perceptualWeight === 0 ? zeros([]) : lpipsLoss(nets.lpips, inputs, reconstructions, { legacyRescale: cfg.lpipsLegacyRescale });
     const factor = discriminatorFactorAt(cfg, globalStep);
     let gan: Scalar<D | R> = zeros([]);
     let discState = nets.discState;

@@ -167,3 +167,21 @@ export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentia
   const loss = add(mean(r.denoisingLoss as T<'sit' | 'proj'>), mul(r.projLoss, b.ctx.coeffs.projCoeff));
   return [loss, { bn: b.bn, denoising: stopGradient(r.denoisingLoss as T<'sit' | 'proj'>), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
 });
+
+/**
+ * **Escape hatch — the naive end-to-end ablation ("w/o stop-grad", paper Table 2/10).** The VAE's
+ * objective of {@link vaeObjective} *plus* the diffusion loss L_diff computed on the **live** latent,
+ * so the diffusion loss differentiates the VAE. The default objectives cannot express this: the SiT
+ * objective takes `z: T<never>`, and passing a live latent there is a compile error. Use it only to
+ * reproduce the collapse on purpose (`--mode naive-e2e`).
+ * @category losses
+ */
+export const UNSAFE_naiveEndToEndVaeObjective = repae.loss('UNSAFE naive-e2e: L_diff into the VAE', ['vae'], (v, b: VaeBatch) => {
+  const [base, aux] = vaeObjective.run(v, b);
+  const live = sitLosses(
+    { sit: v.sit, proj: v.proj, bn: b.bn },
+    { x: aux.z, y: b.y, zs: b.zs },
+    { cfg: b.ctx.sit, mode: 'eval', t: b.t, noise: b.noise, path: b.ctx.path },
+  );
+  return [add(base, mean(live.denoisingLoss as T<'vae'>)), aux] as const;
+});

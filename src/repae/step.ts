@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Store } from '../core/groups.js';
-import { fold, normal, split, uniform, type Key } from '../core/rng.js';
+import { fold, normal, split, type Key } from '../core/rng.js';
 import { releaseOld } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
 import { flatten } from '../core/tree.js';
@@ -19,7 +19,10 @@ import { emaUpdate } from '../train/ema.js';
 import { adamw, clipByGlobalNorm, initOptimizers, stepGroup, type AdamWConfig, type GradientTransformation, type GradLeaf, type OptState, type Optimizers } from '../train/optim.js';
 import type { RepaeFamilies } from './registry.js';
 import { repae } from './registry.js';
-import { discObjective, sitObjective, vaeObjective, type ObjectiveContext } from './routing.js';
+import { discObjective, sitObjective, UNSAFE_naiveEndToEndVaeObjective, vaeObjective, type ObjectiveContext } from './routing.js';
+import { sampleTime, type TimeWeighting } from '../models/sit/interpolant.js';
+import { posteriorSample, vaeEncode } from '../models/vae/index.js';
+import { tidy } from '../core/scope.js';
 
 /** Everything a REPA-E run carries from step to step (all explicit data). @category optimizers */
 export interface RepaeState {
@@ -53,8 +56,13 @@ export interface RepaeInject {
   readonly labelDropRand?: T<never>;
 }
 
-/** Which groups a step trains: `repae-e` (all), `ldm` (SiT only, VAE frozen, BN eval). @category optimizers */
-export type StepMode = 'repae-e' | 'ldm';
+/**
+ * Which groups a step trains: `repae-e` (all, official), `ldm` (SiT only: frozen VAE, latent BN in
+ * eval mode, no discriminator, as `train_ldm_only.py`), `naive-e2e` (the ablation: like `repae-e`
+ * but the diffusion loss also differentiates the VAE, through {@link UNSAFE_naiveEndToEndVaeObjective}).
+ * @category optimizers
+ */
+export type StepMode = 'repae-e' | 'ldm' | 'naive-e2e';
 
 /** Static settings of a step. @category optimizers */
 export interface RepaeStepConfig {
@@ -63,6 +71,8 @@ export interface RepaeStepConfig {
   readonly maxGradNorm: number;
   readonly emaDecay: number;
   readonly mode: StepMode;
+  /** Time sampling when t is not injected (default uniform). */
+  readonly weighting?: TimeWeighting;
 }
 
 /** Scalars logged by a step (constant 0-d tensors; read them with `readMetrics`, which disposes them). @category optimizers */
@@ -115,23 +125,29 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   const opts = repaeOptimizers(c);
   const ctx = c.objectives;
   const n = batch.x.shape[0] as number;
-  const t = inject.t ?? uniform(kT, [n]);
+  const t = inject.t ?? sampleTime(kT, n, c.weighting ?? 'uniform', ctx.path);
   const noise = inject.noise ?? normal(kNoise, [n, ctx.sit.inputSize, ctx.sit.inputSize, ctx.sit.inChannels]);
   const metrics: Record<string, T<never>> = {};
   const garbage: unknown[] = [];
 
-  // 1–9. VAE step: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
-  const [vaeLoss, gVae, vaeAux] = repae.valueAndGrad(vaeObjective, ['vae'])(s.store, {
-    ctx, x: batch.x, y: batch.y, zs: batch.zs, t,
-    noise,
-    posterior: inject.posteriorEps === undefined ? { key: kPost } : { eps: inject.posteriorEps },
-    bn: s.bn, discState: s.discState, globalStep: s.step,
-  });
-  garbage.push(gVae, vaeAux);
+  const posterior = inject.posteriorEps === undefined ? { key: kPost } : { eps: inject.posteriorEps };
   let store = s.store;
   let opt = s.opt;
   let discState = s.discState;
-  if (c.mode === 'repae-e') {
+  let z: T<never>;
+  if (c.mode === 'ldm') {
+    // Frozen VAE: the latent is sampled without a tape (official train_ldm_only: cached mean/std + ε).
+    z = tidy(() => posteriorSample(vaeEncode(s.store.vae, batch.x), posterior) as T<never>);
+    garbage.push(z);
+  } else {
+    // 1–9. VAE step: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
+    const objective = c.mode === 'naive-e2e' ? UNSAFE_naiveEndToEndVaeObjective : vaeObjective;
+    const [vaeLoss, gVae, vaeAux] = repae.valueAndGrad(objective, ['vae'])(s.store, {
+      ctx, x: batch.x, y: batch.y, zs: batch.zs, t, noise, posterior,
+      bn: s.bn, discState: s.discState, globalStep: s.step,
+    });
+    garbage.push(gVae, vaeAux);
+    z = vaeAux.z;
     const [[gv], normVae] = clipJointly([gVae.vae], c.maxGradNorm);
     const [vae, optVae] = stepGroup<RepaeFamilies, 'vae'>(opts.vae, s.store.vae, asTree(gVae.vae, gv as GradLeaf[]), s.opt.vae);
     garbage.push(gv);
@@ -152,15 +168,13 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     discState = dAux.discState;
     store = { ...store, vae, disc };
     opt = { ...opt, vae: optVae, disc: optDisc };
-  } else {
-    tf.dispose([vaeLoss]);
   }
 
   // 11–13. SiT step on stopgrad(z) (aux left the tape: T<never>), same t and ε, BN in train mode.
   const [sitLoss, gSit, sitAux] = repae.valueAndGrad(sitObjective, ['sit', 'proj'])(s.store, {
-    ctx, z: vaeAux.z, y: batch.y, zs: batch.zs, t, noise,
+    ctx, z, y: batch.y, zs: batch.zs, t, noise,
     ...(inject.labelDropRand === undefined ? { key: kDrop } : { labelDropRand: inject.labelDropRand }),
-    bn: s.bn, bnMode: c.mode === 'repae-e' ? 'train' : 'eval',
+    bn: s.bn, bnMode: c.mode === 'ldm' ? 'eval' : 'train',
   });
   const [[gs, gp], normSit] = clipJointly([gSit.sit, gSit.proj], c.maxGradNorm);
   const [sit, optSit] = stepGroup<RepaeFamilies, 'sit'>(opts.sit, s.store.sit, asTree(gSit.sit, gs as GradLeaf[]), s.opt.sit);

@@ -40,6 +40,8 @@ export const RunConfigCodec = t.type({
   discNdf: PositiveInt,
   discLayers: PositiveInt,
   encType: t.string,
+  /** Training steps of the built-in encoder (encType builtin) before it is frozen. */
+  encoderSteps: NonNegativeInt,
   resolution: PositiveInt,
   // data
   dataDir: t.string,
@@ -81,7 +83,7 @@ export const defaultRunConfig: RunConfig = {
   mode: 'repae-e', outputDir: 'exps', expName: 'repae-tiny', seed: 0, backend: 'auto',
   model: 'custom', sitDepth: 4, sitHidden: 64, sitHeads: 4, patchSize: 2, encoderDepth: 2, projectorDim: 128, qkNorm: false,
   bnMomentum: 0.1, numClasses: 10, cfgProb: 0.1,
-  vae: 'custom', vaeCh: 32, vaeChMult: [1, 1, 2], vaeEmbedDim: 4, discNdf: 8, discLayers: 2, encType: 'builtin', resolution: 32,
+  vae: 'custom', vaeCh: 32, vaeChMult: [1, 1, 2], vaeEmbedDim: 4, discNdf: 8, discLayers: 2, encType: 'builtin', encoderSteps: 300, resolution: 32,
   dataDir: 'builtin:shapes', batchSize: 16,
   maxTrainSteps: 400000, learningRate: 1e-4, vaeLearningRate: 1e-4, discLearningRate: 1e-4,
   adamBeta1: 0.9, adamBeta2: 0.999, adamWeightDecay: 0, adamEpsilon: 1e-8, maxGradNorm: 1, emaDecay: 0.9999,

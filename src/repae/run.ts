@@ -1,0 +1,297 @@
+/**
+ * @file A REPA-E run from a {@link RunConfig}: models, data, frozen encoder, latent statistics, and
+ * the checkpoint sections (official state-dict names) a run saves and resumes from.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, statSync } from 'node:fs';
+import { fold, key as mkKey, split, type Key } from '../core/rng.js';
+import { releaseOld, tidy } from '../core/scope.js';
+import type { T } from '../core/tensor.js';
+import { flatten, unflatten } from '../core/tree.js';
+import { epochOrder, type Dataset } from '../data/dataset.js';
+import { openImageFolder, openTarImageFolder } from '../data/image-folder.js';
+import { syntheticDataset } from '../data/synthetic.js';
+import { loadCheckpoint, latestCheckpoint, saveCheckpoint, type CheckpointSections, type JsonObject } from '../io/checkpoint.js';
+import type { SafeFile, SafeWriteEntry } from '../io/safetensors.js';
+import { discriminatorFromStateDict, discriminatorToStateDict } from '../io/statedict/discriminator.js';
+import { sitFromStateDict, sitToStateDict } from '../io/statedict/sit.js';
+import { vaeFromStateDict, vaeToStateDict } from '../io/statedict/vae.js';
+import { L1_LPIPS_KL_GAN, type VaeLossConfig } from '../losses/vae.js';
+import { initDiscriminator, initDiscriminatorState, type DiscriminatorConfig } from '../models/discriminator.js';
+import { checkTokenMatch, type EncoderSpec } from '../models/encoders/encoder.js';
+import { loadMobilenet, mobilenetFeatures, mobilenetSpec, type MobilenetLayer } from '../models/encoders/mobilenet.js';
+import { initTinyCnn, tinyCnnFeatures, tinyCnnSpec, type TinyCnnParams } from '../models/encoders/tiny-cnn.js';
+import { initLpipsScaling, type LpipsParams } from '../models/lpips.js';
+import { proceduralVgg16 } from '../models/lpips-procedural.js';
+import { customSitConfig, sitTokens, type SitConfig } from '../models/sit/config.js';
+import { initSit, latentBnFromStats, type SitWeights } from '../models/sit/params.js';
+import { vaeConfig, vaeDownsampling, type VaeConfig } from '../models/vae/config.js';
+import { initVae, type VaeParams } from '../models/vae/params.js';
+import { posteriorSample, vaeEncode } from '../models/vae/index.js';
+import { emaInit } from '../train/ema.js';
+import type { RunConfig } from '../train/config.js';
+import type { AdamLeafState } from '../train/optim.js';
+import type { EncoderWeights, RepaeFamilies } from './registry.js';
+import { initRepaeOpt, type RepaeState, type RepaeStepConfig } from './step.js';
+import type { Trainable } from '../core/groups.js';
+
+/** A frozen representation encoder as the loop uses it. @category models */
+export interface RunEncoder {
+  readonly spec: EncoderSpec;
+  /** Targets `[N, T, D]` from uint8-valued pixels `[N, H, W, 3]` (float) and the same images in [−1, 1]. */
+  readonly features: (pixels: T<never>, x: T<never>) => T<never>;
+  /** Its weights as a tree (stored in the `enc` group and in checkpoints when trained here). */
+  readonly weights: EncoderWeights<never>;
+  /** How it came to be (printed in the report). */
+  readonly origin: string;
+}
+
+/** The static parts of a run derived from its config. @category models */
+export interface RunSetup {
+  readonly cfg: RunConfig;
+  readonly sit: SitConfig;
+  readonly vae: VaeConfig;
+  readonly disc: DiscriminatorConfig;
+  readonly loss: VaeLossConfig;
+  readonly step: RepaeStepConfig;
+  readonly dataKey: Key;
+  readonly stepKey: Key;
+}
+
+/** Opens the dataset named by `cfg.dataDir`: `builtin:shapes[:N]`, an image folder, or a `.tar.gz` of one. @category io */
+export function openDataset(cfg: RunConfig): Dataset {
+  const d = cfg.dataDir;
+  if (d.startsWith('builtin:shapes')) {
+    const n = Number(d.split(':')[2] ?? 4000);
+    return syntheticDataset({ key: mkKey(cfg.seed + 7919), length: n, imageSize: cfg.resolution });
+  }
+  if (!existsSync(d)) throw new Error(`--data-dir: '${d}' does not exist (use builtin:shapes, an image folder with one subfolder per class, or a .tar.gz of one)`);
+  if (statSync(d).isDirectory()) return openImageFolder(d);
+  if (/\.(tar\.gz|tgz|tar)$/.test(d)) return openTarImageFolder(d);
+  throw new Error(`--data-dir: '${d}' is neither a folder nor a .tar/.tar.gz archive`);
+}
+
+/** Derives the model configs and the step config from a run config. @category models */
+export function setupRun(cfg: RunConfig, encoderDim: number): RunSetup {
+  const vae = vaeConfig({ embedDim: cfg.vaeEmbedDim, ch: cfg.vaeCh, chMult: cfg.vaeChMult, resolution: cfg.resolution, attnResolutions: [] });
+  const sit = customSitConfig({
+    depth: cfg.sitDepth, hiddenSize: cfg.sitHidden, numHeads: cfg.sitHeads, patchSize: cfg.patchSize,
+    inputSize: cfg.resolution / vaeDownsampling(vae), inChannels: cfg.vaeEmbedDim, encoderDepth: cfg.encoderDepth,
+    zDims: [encoderDim], projectorDim: cfg.projectorDim, numClasses: cfg.numClasses, classDropoutProb: cfg.cfgProb,
+    bnMomentum: cfg.bnMomentum, qkNorm: cfg.qkNorm,
+  });
+  const loss: VaeLossConfig = { ...L1_LPIPS_KL_GAN, klWeight: cfg.klWeight, perceptualWeight: cfg.perceptualWeight, discriminatorWeight: cfg.discWeight, discriminatorStart: cfg.discriminatorStart };
+  const adam = (lr: number) => ({ lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEpsilon, weightDecay: cfg.adamWeightDecay });
+  let step: RepaeStepConfig = {
+    objectives: { sit, loss, coeffs: { projCoeff: cfg.projCoeff, vaeAlignProjCoeff: cfg.vaeAlignProjCoeff }, path: cfg.pathType },
+    adam: { sit: adam(cfg.learningRate), vae: adam(cfg.vaeLearningRate), disc: adam(cfg.discLearningRate) },
+    maxGradNorm: cfg.maxGradNorm,
+    emaDecay: cfg.emaDecay,
+    mode: cfg.mode === 'repae-e' ? 'repae-e' : cfg.mode === 'naive-e2e' ? 'naive-e2e' : 'ldm',
+    weighting: cfg.weighting,
+  };
+  if (cfg.mode === 'vanilla') step = { ...step, objectives: { ...step.objectives, coeffs: { projCoeff: 0, vaeAlignProjCoeff: 0 } } };
+  const [dataKey, stepKey] = split(mkKey(cfg.seed), 2) as [Key, Key];
+  return { cfg, sit, vae, disc: { inputNc: 3, ndf: cfg.discNdf, nLayers: cfg.discLayers }, loss, step, dataKey, stepKey };
+}
+
+/** Host pixels and tensors of the batch a given global step trains on (a pure function of the data key and the step). @category io */
+export interface StepBatch {
+  /** Images in [−1, 1], `[N, H, W, 3]`. */
+  readonly x: T<never>;
+  /** Pixel values 0..255 as float32, `[N, H, W, 3]`. */
+  readonly pixels: T<never>;
+  readonly y: T<never>;
+}
+
+/** The batch of global step `step`: epoch order from the data key, drop-last. @category io */
+export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
+  const bs = setup.cfg.batchSize;
+  const perEpoch = Math.floor(ds.length / bs);
+  if (perEpoch < 1) throw new Error(`dataset ${ds.name} has ${ds.length} images, fewer than --batch-size ${bs}`);
+  const epoch = Math.floor(step / perEpoch), b = step % perEpoch;
+  const idx = epochOrder(ds.length, setup.dataKey, epoch).slice(b * bs, (b + 1) * bs);
+  const r = setup.cfg.resolution;
+  const px = new Float32Array(bs * r * r * 3);
+  const labels = new Int32Array(bs);
+  idx.forEach((i, j) => {
+    const img = ds.load(i);
+    if (img.width !== r || img.height !== r) throw new Error(`${ds.source(i)}: image is ${img.width}×${img.height}, the run expects ${r}×${r} (--resolution)`);
+    px.set(img.data, j * r * r * 3);
+    labels[j] = ds.label(i);
+  });
+  const pixels = tf.tensor4d(px, [bs, r, r, 3]) as T<never>;
+  return { pixels, x: tidy(() => tf.sub(tf.div(pixels, 127.5), 1) as T<never>), y: tf.tensor1d(labels, 'int32') as T<never> };
+}
+
+/**
+ * Trains the built-in tiny CNN as a classifier on the run's data (Adam, cross-entropy), then
+ * freezes it: the REPA target when no pretrained encoder is available offline.
+ */
+export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: number, log: (s: string) => void): Promise<TinyCnnParams<never>> {
+  let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: [32, 64, 64, 96], numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
+  const opt = tf.train.adam(2e-3);
+  const vars = flatten(p).map((l) => tf.variable(l.leaf as tf.Tensor));
+  p = unflatten(p, vars) as TinyCnnParams<never>;
+  let acc = 0;
+  for (let s = 0; s < steps; s++) {
+    const b = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 17) }, s);
+    const lossV = opt.minimize(() => tf.losses.softmaxCrossEntropy(tf.oneHot(b.y as tf.Tensor1D, p.head.w.shape[0] as number), tinyCnnLogits(p, b.x)) as tf.Scalar, true) as tf.Scalar;
+    if (s % 50 === 0 || s === steps - 1) {
+      const pred = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(tinyCnnLogits(p, b.x), -1), b.y), 'float32')));
+      acc = (await pred.data())[0] as number;
+      log(`  encoder step ${s + 1}/${steps}: loss ${((await lossV.data())[0] as number).toFixed(3)}, batch accuracy ${(100 * acc).toFixed(0)}%`);
+      pred.dispose();
+    }
+    tf.dispose([lossV, b.x, b.y, b.pixels]);
+  }
+  const frozen = unflatten(p, flatten(p).map((l) => tf.clone(l.leaf as tf.Tensor))) as TinyCnnParams<never>;
+  opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return frozen;
+}
+import { tinyCnnLogits } from '../models/encoders/tiny-cnn.js';
+
+/** Builds the encoder named by `cfg.encType`: `builtin` (trained here, or restored from `enc`), or `mobilenet:<dir>[:layer[:size]]`. @category models */
+export async function buildEncoder(cfg: RunConfig, ds: Dataset, restored: SafeFile | undefined, log: (s: string) => void, encoderSteps = 300): Promise<RunEncoder> {
+  if (cfg.encType === 'builtin') {
+    const spec = tinyCnnSpec({ widths: [32, 64, 64, 96], numClasses: cfg.numClasses });
+    let params: TinyCnnParams<never>;
+    let origin: string;
+    if (restored !== undefined) {
+      const like = initTinyCnn(mkKey(0), { widths: [32, 64, 64, 96], numClasses: Math.max(cfg.numClasses, ds.classes.length) });
+      const leaves = flatten(like).map((l) => {
+        const e = restored.entries.get(l.path);
+        if (e === undefined) throw new Error(`checkpoint section 'enc' has no tensor '${l.path}'`);
+        return tf.tensor(Float32Array.from(e.data), [...e.shape]);
+      });
+      releaseOld(like, null);
+      params = unflatten(like, leaves) as TinyCnnParams<never>;
+      origin = 'built-in tiny CNN, restored from the checkpoint';
+    } else {
+      log('No pretrained representation encoder is available offline: training a small CNN classifier on the data first, then freezing it as the REPA target.');
+      const setup = setupRun(cfg, spec.dim);
+      params = await trainTinyEncoder(ds, setup, encoderSteps, log);
+      origin = `built-in tiny CNN trained here for ${encoderSteps} steps as a ${ds.classes.length}-class classifier, then frozen`;
+    }
+    return { spec, features: (_px, x) => tinyCnnFeatures(params, x), weights: params as unknown as EncoderWeights<never>, origin };
+  }
+  if (cfg.encType.startsWith('mobilenet:')) {
+    const [, dir, layer, size] = cfg.encType.split(':');
+    const { params } = await loadMobilenet(dir as string);
+    const opts = { layer: (layer ?? 'conv_pw_11_relu') as MobilenetLayer, ...(size === undefined ? {} : { size: Number(size) }) };
+    const spec = mobilenetSpec(params, opts);
+    return { spec, features: (px) => mobilenetFeatures(params, px, opts), weights: {}, origin: `MobileNet v1 (ImageNet weights from ${dir}), ${opts.layer} at ${size ?? 'default'} px, frozen` };
+  }
+  throw new Error(`--enc-type '${cfg.encType}' is not supported here (use builtin or mobilenet:<dir>[:layer[:size]]; DINOv2 needs weights that are loaded via src/io/statedict/dinov2.ts)`);
+}
+
+/** Per-channel mean and 1/std of the initial VAE's latents over a few batches (official `init_bn(latents_scale, latents_bias)` convention). @category models */
+export async function latentStats(vae: VaeParams<never>, ds: Dataset, setup: RunSetup, batches = 4): Promise<{ scale: Float32Array; bias: Float32Array }> {
+  const zs: T<never>[] = [];
+  for (let b = 0; b < batches; b++) {
+    const batch = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 31) }, b);
+    zs.push(tidy(() => posteriorSample(vaeEncode(vae, batch.x), { key: fold(setup.stepKey, 1000 + b) })));
+    tf.dispose([batch.x, batch.pixels, batch.y]);
+  }
+  const [m, v] = tidy(() => {
+    const all = tf.concat(zs);
+    const mom = tf.moments(all, [0, 1, 2]);
+    return [mom.mean, mom.variance];
+  });
+  const mean = Float32Array.from(await m.data()), variance = Float32Array.from(await v.data());
+  tf.dispose([m, v, ...zs]);
+  return { bias: mean, scale: variance.map((x) => 1 / Math.sqrt(Math.max(x, 1e-12))) };
+}
+
+/** An empty LPIPS (used when the perceptual weight is 0: the loss never calls it). */
+const noLpips = (): LpipsParams<never> => ({ net: { slices: [] }, lin: [], ...initLpipsScaling() });
+
+/** Fresh run state: random-init SiT, VAE and discriminator, latent BN from the VAE's statistics, EMA = copy. @category models */
+export async function initRunState(setup: RunSetup, ds: Dataset, enc: RunEncoder, log: (s: string) => void): Promise<RepaeState> {
+  const [kSit, kVae, kDisc] = split(fold(setup.stepKey, 1), 3) as [Key, Key, Key];
+  const w = initSit(kSit, setup.sit);
+  const vae = initVae(kVae, setup.vae);
+  const disc = initDiscriminator(kDisc, setup.disc);
+  const stats = await latentStats(vae, ds, setup);
+  log(`latent statistics of the initial VAE: mean [${Array.from(stats.bias, (x) => x.toFixed(3)).join(', ')}], 1/std [${Array.from(stats.scale, (x) => x.toFixed(3)).join(', ')}]`);
+  releaseOld(w.bn, null);
+  const bn = latentBnFromStats(stats.scale, stats.bias);
+  const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => tf.fill([1, 1, c, 1], 1 / c) as T<never>), ...initLpipsScaling() } : noLpips();
+  if (setup.loss.perceptualWeight > 0) log('LPIPS: VGG16 backbone with procedural weights (the real VGG16 weights cannot be shipped); treat the perceptual term as a random-feature loss');
+  const store = { sit: w.sit, proj: w.proj, vae, disc, lpips, enc: enc.weights };
+  return { store, opt: initRepaeOpt(setup.step, store), bn, discState: initDiscriminatorState(setup.disc), ema: emaInit({ sit: w.sit, proj: w.proj, bn }), step: 0 };
+}
+
+const toWrite = (m: ReadonlyMap<string, { readonly dtype?: string; readonly shape: readonly number[]; readonly data: ArrayLike<number> }>): Map<string, SafeWriteEntry> =>
+  new Map([...m].map(([k, e]) => [k, { dtype: (e.dtype ?? 'F32') as SafeWriteEntry['dtype'], shape: e.shape, data: e.data }]));
+
+async function treeEntries(tree: unknown, prefix: string, out: Map<string, SafeWriteEntry>): Promise<void> {
+  for (const l of flatten(tree)) if (l.leaf !== null) out.set(`${prefix}${l.path}`, { dtype: 'F32', shape: l.leaf.shape, data: Float32Array.from(await l.leaf.data()) });
+}
+
+const TRAINABLE: readonly Trainable<RepaeFamilies>[] = ['sit', 'proj', 'vae', 'disc'];
+
+/** Writes a complete, atomic checkpoint of the run (official names for sit/ema/vae/disc). @category io */
+export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: RunSetup, enc: RunEncoder, extra: JsonObject = {}): Promise<string> {
+  const opt = new Map<string, SafeWriteEntry>();
+  const optSteps: Record<string, number[]> = {};
+  for (const g of TRAINABLE) {
+    const leaves = s.opt[g] as AdamLeafState[];
+    optSteps[g] = leaves.map((l) => l.step);
+    for (let i = 0; i < leaves.length; i++) {
+      const l = leaves[i] as AdamLeafState;
+      if (l.m !== null) opt.set(`${g}.${i}.m`, { dtype: 'F32', shape: l.m.shape, data: Float32Array.from(await l.m.data()) });
+      if (l.v !== null) opt.set(`${g}.${i}.v`, { dtype: 'F32', shape: l.v.shape, data: Float32Array.from(await l.v.data()) });
+    }
+  }
+  const sections: Record<string, Map<string, SafeWriteEntry>> = {
+    sit: await sitToStateDict({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, setup.sit),
+    ema: await sitToStateDict(s.ema, setup.sit),
+    vae: toWrite(await vaeToStateDict(s.store.vae)),
+    disc: toWrite(await discriminatorToStateDict(s.store.disc, s.discState)),
+    opt,
+  };
+  if (setup.cfg.encType === 'builtin') {
+    const e = new Map<string, SafeWriteEntry>();
+    await treeEntries(enc.weights, '', e);
+    sections['enc'] = e;
+  }
+  const info = saveCheckpoint(runDir, s.step, sections as CheckpointSections, { format: 'repae-run-1', config: setup.cfg as unknown as JsonObject, optSteps, encoder: enc.origin, ...extra }, { keepLast: setup.cfg.keepCheckpoints });
+  return info.path;
+}
+
+/** The latest complete checkpoint of a run directory, loaded into a run state (or undefined). @category io */
+export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncoder, log: (s: string) => void): { state: RepaeState; json: JsonObject } | undefined {
+  const { latest, skipped } = latestCheckpoint(runDir);
+  for (const k of skipped) log(`skipping incomplete checkpoint ${k.path}: ${k.reason}`);
+  if (latest === undefined) return undefined;
+  const ck = loadCheckpoint(latest, { verify: true });
+  const sec = (n: string): SafeFile => {
+    const f = ck.sections[n];
+    if (f === undefined) throw new Error(`checkpoint ${latest.path} has no section '${n}'`);
+    return f;
+  };
+  const w: SitWeights = sitFromStateDict(sec('sit').entries, setup.sit, { source: `${latest.path}/sit.safetensors` });
+  const ema: SitWeights = sitFromStateDict(sec('ema').entries, setup.sit, { source: `${latest.path}/ema.safetensors` });
+  const vae = vaeFromStateDict(sec('vae').entries, setup.vae);
+  const disc = discriminatorFromStateDict(sec('disc').entries, setup.disc);
+  const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => tf.fill([1, 1, c, 1], 1 / c) as T<never>), ...initLpipsScaling() } : noLpips();
+  const store = { sit: w.sit, proj: w.proj, vae, disc: disc.params, lpips, enc: enc.weights };
+  const optSteps = ck.state['optSteps'] as Record<string, number[]>;
+  const optFile = sec('opt');
+  const opt: Record<string, AdamLeafState[]> = {};
+  for (const g of TRAINABLE) {
+    const n = flatten(store[g]).length;
+    const steps = optSteps[g] ?? [];
+    if (steps.length !== n) throw new Error(`checkpoint ${latest.path}: optimizer state for '${g}' has ${steps.length} entries, the model has ${n} parameters`);
+    opt[g] = steps.map((st, i) => {
+      const m = optFile.entries.get(`${g}.${i}.m`), v = optFile.entries.get(`${g}.${i}.v`);
+      return { step: st, m: m === undefined ? null : (tf.tensor(Float32Array.from(m.data), [...m.shape]) as T<never>), v: v === undefined ? null : (tf.tensor(Float32Array.from(v.data), [...v.shape]) as T<never>) };
+    });
+  }
+  return { state: { store, opt: opt as unknown as RepaeState['opt'], bn: w.bn, discState: disc.state, ema, step: ck.step }, json: ck.state };
+}
+
+/** Checks the encoder's token grid against the SiT before training starts. @category models */
+export const checkEncoderTokens = (enc: RunEncoder, setup: RunSetup): void => checkTokenMatch(enc.spec, setup.cfg.resolution, sitTokens(setup.sit));
