@@ -1,0 +1,85 @@
+/** @file Evaluates a run's state: samples, reconstructions, latent structure, alignment and Fréchet distance. */
+import * as tf from '@tensorflow/tfjs-core';
+import { fold, normal, type Key } from '../core/rng.js';
+import { releaseOld, tidy } from '../core/scope.js';
+import type { T } from '../core/tensor.js';
+import type { Dataset } from '../data/dataset.js';
+import { imageGrid } from '../io/png.js';
+import { cknna } from '../metrics/cknna.js';
+import { fid } from '../metrics/fid.js';
+import { spatialVariance, totalVariation } from '../metrics/latent.js';
+import { latentPcaPng } from '../metrics/pca-image.js';
+import { reconstructionMetrics } from '../metrics/recon.js';
+import { sitTrunk } from '../models/sit/forward.js';
+import { batchNorm } from '../nn/batch-norm.js';
+import { sitBnConfig } from '../models/sit/params.js';
+import { vaeDecode, vaeEncode } from '../models/vae/index.js';
+import { eulerSampler, sitVelocityModel } from '../sample/index.js';
+import { decodeLatents } from '../train/loop.js';
+import { batchAt, type RunEncoder, type RunSetup } from './run.js';
+import type { RepaeState } from './step.js';
+
+/** Numbers of an evaluation (see {@link evaluateRun}). @category metrics */
+export interface RunEvaluation {
+  /** Latent spatial variance of posterior means, normalised with the latent BN (paper Table 10). */
+  readonly spatialVariance: number;
+  /** Latent total variation, same latents. */
+  readonly totalVariation: number;
+  readonly psnr: number;
+  readonly ssim: number;
+  /** CKNNA between SiT hidden states (block encoder_depth, t = 0.5) and encoder features. */
+  readonly cknna: number;
+  /** Fréchet distance between encoder features (token-averaged) of generated and real images. */
+  readonly fd: number;
+  readonly samplesPng: Uint8Array;
+  readonly reconPng: Uint8Array;
+  readonly pcaPng: Uint8Array;
+}
+
+/**
+ * Evaluates `s` on `nBatches` held-out batches (data order from a separate key) and `nSamples`
+ * EMA samples (Euler, `steps`, CFG `cfgScale` on [0, 1], class-balanced).
+ * @category metrics
+ */
+export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: { readonly nBatches?: number; readonly nSamples?: number; readonly steps?: number; readonly cfgScale?: number; readonly key?: Key } = {}): Promise<RunEvaluation> {
+  const key = o.key ?? fold(setup.stepKey, 99991);
+  const heldSetup = { ...setup, dataKey: fold(setup.dataKey, 4711) };
+  const nb = o.nBatches ?? 4;
+  const xs: T<never>[] = [], xhats: T<never>[] = [], means: T<never>[] = [], hidden: T<never>[] = [], feats: T<never>[] = [];
+  for (let b = 0; b < nb; b++) {
+    const batch = batchAt(data, heldSetup, b);
+    const [mean, xHat, h, f] = tidy(() => {
+      const post = vaeEncode(s.store.vae, batch.x);
+      const xn = batchNorm(s.bn, post.mean, 'eval', sitBnConfig(setup.sit));
+      const n = batch.x.shape[0] as number;
+      const noise = normal(fold(key, b), xn.shape);
+      const t = tf.fill([n, 1, 1, 1], 0.5) as T<never>;
+      const xt = tf.add(tf.mul(xn, 0.5), tf.mul(noise, 0.5)) as T<never>;
+      return [xn, tf.clipByValue(vaeDecode(s.store.vae, post.mean), -1, 1) as T<never>, sitTrunk(s.store.sit, xt, tf.reshape(t, [n]) as T<never>, batch.y, setup.sit), enc.features(batch.pixels, batch.x)];
+    });
+    xs.push(batch.x); xhats.push(xHat); means.push(mean); hidden.push(h); feats.push(f);
+    releaseOld([batch.pixels, batch.y], null);
+  }
+  const cat = (ts: T<never>[]): T<never> => tf.concat(ts) as T<never>;
+  const [X, XH, M, H, F] = [cat(xs), cat(xhats), cat(means), cat(hidden), cat(feats)];
+  const sv = (await spatialVariance(M)).mean, tv = (await totalVariation(M)).mean;
+  const rec = await reconstructionMetrics(X, XH);
+  const align = await cknna(H, F, { topk: Math.min(10, (X.shape[0] as number) - 2) });
+  const nShow = Math.min(16, X.shape[0] as number);
+  const pair = tidy(() => tf.concat([tf.slice(X, 0, nShow), tf.slice(XH, 0, nShow)]) as T<never>);
+  const reconPng = await imageGrid(pair, { nrow: nShow });
+  const pcaPng = await latentPcaPng(tf.slice(M, 0, nShow) as T<never>, { nrow: nShow });
+  // Samples from the EMA model, decoded through the EMA BN statistics (official generate.py).
+  const nc = setup.sit.numClasses, ns = o.nSamples ?? 4 * nc;
+  const y = Array.from({ length: ns }, (_, i) => i % nc);
+  const xT = normal(fold(key, 7), [ns, setup.sit.inputSize, setup.sit.inputSize, setup.sit.inChannels]);
+  const x0 = await eulerSampler(sitVelocityModel(s.ema.sit, setup.sit), xT, y, { numSteps: o.steps ?? 50, guidance: { scale: o.cfgScale ?? 4, low: 0, high: 1 } });
+  const imgs = decodeLatents(x0, s.ema.bn, s.store.vae);
+  const samplesPng = await imageGrid(tf.slice(imgs, 0, Math.min(ns, 8 * nc)) as T<never>, { nrow: nc });
+  const pixels = tidy(() => tf.mul(tf.add(imgs, 1), 127.5) as T<never>);
+  const genFeats = tidy(() => tf.mean(enc.features(pixels, imgs), 1) as T<never>);
+  const realFeats = tidy(() => tf.mean(F, 1) as T<never>);
+  const fd = await fid(genFeats, realFeats);
+  releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair, xT, x0, imgs, pixels, genFeats, realFeats], null);
+  return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd, samplesPng, reconPng, pcaPng };
+}
