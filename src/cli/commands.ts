@@ -2,3 +2,4 @@
 import './cmd-train.js';
 import './register-generate.js';
 import './cmd-demo.js';
+import './cmd-experiment.js';

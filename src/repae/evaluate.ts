@@ -38,10 +38,11 @@ export interface RunEvaluation {
 
 /**
  * Evaluates `s` on `nBatches` held-out batches (data order from a separate key) and `nSamples`
- * EMA samples (Euler, `steps`, CFG `cfgScale` on [0, 1], class-balanced).
+ * EMA samples (Euler, `steps`, CFG `cfgScale` on [0, 1], class-balanced); `samples: false` skips
+ * sampling and the Fréchet distance (then `fd` is NaN).
  * @category metrics
  */
-export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: { readonly nBatches?: number; readonly nSamples?: number; readonly steps?: number; readonly cfgScale?: number; readonly key?: Key } = {}): Promise<RunEvaluation> {
+export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: { readonly nBatches?: number; readonly nSamples?: number; readonly steps?: number; readonly cfgScale?: number; readonly key?: Key; readonly samples?: boolean } = {}): Promise<RunEvaluation> {
   const key = o.key ?? fold(setup.stepKey, 99991);
   const heldSetup = { ...setup, dataKey: fold(setup.dataKey, 4711) };
   const nb = o.nBatches ?? 4;
@@ -69,6 +70,10 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
   const pair = tidy(() => tf.concat([tf.slice(X, 0, nShow), tf.slice(XH, 0, nShow)]) as T<never>);
   const reconPng = await imageGrid(pair, { nrow: nShow });
   const pcaPng = await latentPcaPng(tf.slice(M, 0, nShow) as T<never>, { nrow: nShow });
+  if (o.samples === false) {
+    releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair], null);
+    return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd: NaN, samplesPng: new Uint8Array(), reconPng, pcaPng };
+  }
   // Samples from the EMA model, decoded through the EMA BN statistics (official generate.py).
   const nc = setup.sit.numClasses, ns = o.nSamples ?? 4 * nc;
   const y = Array.from({ length: ns }, (_, i) => i % nc);

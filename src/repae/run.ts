@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cifarPngDataset } from '../data/cifar-png.js';
 import { fold, key as mkKey, split, type Key } from '../core/rng.js';
 import { releaseOld, tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
@@ -61,6 +63,12 @@ export interface RunSetup {
 /** Opens the dataset named by `cfg.dataDir`: `builtin:shapes[:N]`, an image folder, or a `.tar.gz` of one. @category io */
 export function openDataset(cfg: RunConfig): Dataset {
   const d = cfg.dataDir;
+  if (d.startsWith('cifar-png:')) {
+    // cifar-png:<dir>:<k0,k1,...> — ConvNetJS-style CIFAR strips cifar10_batch_<k>.png + cifar10_labels.js
+    const [, dir, ks] = d.split(':');
+    const files = (ks ?? '0,1,2,3').split(',').map((k) => join(dir as string, `cifar10_batch_${k}.png`));
+    return cifarPngDataset({ files, labels: join(dir as string, 'cifar10_labels.js') });
+  }
   if (d.startsWith('builtin:shapes')) {
     const n = Number(d.split(':')[2] ?? 4000);
     return syntheticDataset({ key: mkKey(cfg.seed + 7919), length: n, imageSize: cfg.resolution });
@@ -211,8 +219,20 @@ const noLpips = (): LpipsParams<never> => ({ net: { slices: [] }, lin: [], ...in
 export async function initRunState(setup: RunSetup, ds: Dataset, enc: RunEncoder, log: (s: string) => void): Promise<RepaeState> {
   const [kSit, kVae, kDisc] = split(fold(setup.stepKey, 1), 3) as [Key, Key, Key];
   const w = initSit(kSit, setup.sit);
-  const vae = initVae(kVae, setup.vae);
-  const disc = initDiscriminator(kDisc, setup.disc);
+  let vae = initVae(kVae, setup.vae);
+  let disc = initDiscriminator(kDisc, setup.disc);
+  let discState = initDiscriminatorState(setup.disc);
+  if (setup.cfg.initFrom !== '') {
+    const { latest } = latestCheckpoint(setup.cfg.initFrom);
+    if (latest === undefined) throw new Error(`--init-from: no complete checkpoint in '${setup.cfg.initFrom}'`);
+    const ck = loadCheckpoint(latest, { sections: ['vae', 'disc'] });
+    releaseOld([vae, disc, discState], null);
+    vae = vaeFromStateDict((ck.sections['vae'] as SafeFile).entries, setup.vae);
+    const d = discriminatorFromStateDict((ck.sections['disc'] as SafeFile).entries, setup.disc);
+    disc = d.params;
+    discState = d.state;
+    log(`VAE and discriminator initialised from ${latest.path}`);
+  }
   const stats = await latentStats(vae, ds, setup);
   log(`latent statistics of the initial VAE: mean [${Array.from(stats.bias, (x) => x.toFixed(3)).join(', ')}], 1/std [${Array.from(stats.scale, (x) => x.toFixed(3)).join(', ')}]`);
   releaseOld(w.bn, null);
@@ -220,7 +240,7 @@ export async function initRunState(setup: RunSetup, ds: Dataset, enc: RunEncoder
   const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => tf.fill([1, 1, c, 1], 1 / c) as T<never>), ...initLpipsScaling() } : noLpips();
   if (setup.loss.perceptualWeight > 0) log('LPIPS: VGG16 backbone with procedural weights (the real VGG16 weights cannot be shipped); treat the perceptual term as a random-feature loss');
   const store = { sit: w.sit, proj: w.proj, vae, disc, lpips, enc: enc.weights };
-  return { store, opt: initRepaeOpt(setup.step, store), bn, discState: initDiscriminatorState(setup.disc), ema: emaInit({ sit: w.sit, proj: w.proj, bn }), step: 0 };
+  return { store, opt: initRepaeOpt(setup.step, store), bn, discState, ema: emaInit({ sit: w.sit, proj: w.proj, bn }), step: 0 };
 }
 
 const toWrite = (m: ReadonlyMap<string, { readonly dtype?: string; readonly shape: readonly number[]; readonly data: ArrayLike<number> }>): Map<string, SafeWriteEntry> =>

@@ -73,6 +73,8 @@ export const RunConfigCodec = t.type({
   samplingSteps: PositiveInt,
   logEvery: PositiveInt,
   resume: t.boolean,
+  /** A run directory whose latest checkpoint initialises the VAE and discriminator (e.g. a pretrained VAE for frozen-VAE training); '' for random init. */
+  initFrom: t.string,
 });
 
 /** A decoded, validated run configuration. @category io */
@@ -89,7 +91,7 @@ export const defaultRunConfig: RunConfig = {
   adamBeta1: 0.9, adamBeta2: 0.999, adamWeightDecay: 0, adamEpsilon: 1e-8, maxGradNorm: 1, emaDecay: 0.9999,
   pathType: 'linear', prediction: 'v', weighting: 'uniform', projCoeff: 0.5, vaeAlignProjCoeff: 1.5,
   klWeight: 1e-6, perceptualWeight: 1, discWeight: 0.1, discriminatorStart: 0,
-  checkpointingSteps: 50000, keepCheckpoints: 3, samplingSteps: 10000, logEvery: 10, resume: true,
+  checkpointingSteps: 50000, keepCheckpoints: 3, samplingSteps: 10000, logEvery: 10, resume: true, initFrom: '',
 };
 
 /** Thrown when a run config does not decode; the message names every bad field with its value. @category io */
