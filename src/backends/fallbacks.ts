@@ -172,3 +172,38 @@ export function convInputGradViaConv(backendName: string): boolean {
   tf.registerKernel({ ...orig, kernelFunc: kernelFunc as tf.KernelFunc }); // keep setupFunc: wasm binds its C++ kernel there
   return true;
 }
+
+/**
+ * Makes `AddN` safe on backends whose kernel silently sums only the first few inputs (seen on
+ * tfjs-backend-webgpu 4.22 over Mesa lavapipe: `addN` of 8 scalars returned the sum of the first
+ * 4, which zeroed the global gradient norm of a clipping step). The wrapper adds at most
+ * `chunk` tensors per kernel call, in a tree. Returns whether it was installed.
+ * @category backends
+ */
+export function chunkedAddN(backendName: string, chunk = 4): boolean {
+  const orig = tf.getKernel('AddN', backendName);
+  if (orig === undefined || (orig.kernelFunc as { repaeChunked?: boolean }).repaeChunked === true) return false;
+  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo => {
+    let level = Object.values(args.inputs) as tf.TensorInfo[];
+    if (level.length <= chunk) return orig.kernelFunc(args as never) as tf.TensorInfo;
+    const own = args.backend as DataBackend;
+    let owned = new Set<tf.TensorInfo>();
+    while (level.length > 1) {
+      const next: tf.TensorInfo[] = [];
+      for (let i = 0; i < level.length; i += chunk) {
+        const part = level.slice(i, i + chunk);
+        if (part.length === 1) { next.push(part[0] as tf.TensorInfo); continue; }
+        next.push(orig.kernelFunc({ ...args, inputs: part } as never) as tf.TensorInfo); // AddN takes an array
+      }
+      const nextOwned = new Set(next.filter((t) => !level.includes(t) || owned.has(t)));
+      for (const t of owned) if (!nextOwned.has(t)) own.disposeData(t.dataId, true);
+      owned = nextOwned;
+      level = next;
+    }
+    return level[0] as tf.TensorInfo;
+  };
+  (kernelFunc as { repaeChunked?: boolean }).repaeChunked = true;
+  tf.unregisterKernel('AddN', backendName);
+  tf.registerKernel({ ...orig, kernelFunc: kernelFunc as tf.KernelFunc });
+  return true;
+}

@@ -1,7 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients.js';
-import { convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
+import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -81,6 +81,7 @@ async function probe(name: BackendName): Promise<string> {
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-webgpu');
       const filled = fillKernelGaps('webgpu');
+      chunkedAddN('webgpu');
       return `${info}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'tensorflow':

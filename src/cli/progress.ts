@@ -43,11 +43,12 @@ export interface Progress {
   readonly line: () => string;
 }
 
-/** Formats seconds as `1h02m`, `3m04s` or `5.2s`. @category utility types */
+/** Formats seconds as `1h02m`, `3m04s`, `42s` or `5.2s`. @category utility types */
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
   if (s < 10) return `${s.toFixed(1)}s`;
   const r = Math.round(s);
+  if (r < 60) return `${r}s`;
   if (r < 3600) return `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s`;
   return `${Math.floor(r / 3600)}h${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -109,7 +109,7 @@ export async function checkRepaeStepFixture(fx: Fixture): Promise<TensorCheck[]>
     };
     const inject = {
       posteriorEps: entryTensor(get(fx, `${p}inject.posterior_eps`), true),
-      t: tf.reshape(entryTensor(get(fx, `${p}inject.time_input`)), [-1]) as T<never>,
+      t: tf.tidy(() => tf.reshape(entryTensor(get(fx, `${p}inject.time_input`)), [-1])) as T<never>,
       noise: entryTensor(get(fx, `${p}inject.noises`), true),
       labelDropRand: entryTensor(get(fx, `${p}inject.label_drop_rand`)),
     };

@@ -43,3 +43,18 @@ it('transposed batched matmuls and embedding (gather) gradients match cpu', asyn
   const ref = await run('cpu');
   for (const b of testBackends) expect(await run(b)).toBeAllclose(ref, 1e-5);
 });
+
+it('addN of many tensors is exact on every backend (webgpu summed only the first 4 before the fix)', async () => {
+  for (const b of testBackends) {
+    await useBackend(b);
+    for (const n of [2, 4, 5, 8, 9, 16, 61]) {
+      const xs = Array.from({ length: n }, (_, i) => tf.fill([3], i + 1));
+      const before = tf.memory().numTensors;
+      const s = tf.addN(xs);
+      expect(Array.from(await s.data())).toEqual([1, 1, 1].map(() => (n * (n + 1)) / 2));
+      s.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(xs);
+    }
+  }
+});

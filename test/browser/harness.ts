@@ -4,6 +4,8 @@
  * Chromium through playwright-core (WebGPU via SwiftShader with `--enable-unsafe-webgpu`).
  */
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -25,7 +27,7 @@ const configFile = join(root, 'web', 'vite.config.ts');
  */
 export function serveDir(prefix: string, dir: string): Plugin {
   const types: Readonly<Record<string, string>> = { json: 'application/json', safetensors: 'application/octet-stream' };
-  const handler = (req: { url?: string }, res: import('node:http').ServerResponse, next: () => void): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const m = new RegExp(`^/${prefix}/([\\w.-]+)\\.(json|safetensors)$`).exec((req.url ?? '').split('?')[0] ?? '');
     if (m === null) return next();
     const file = join(dir, basename(`${m[1]}.${m[2]}`));
@@ -45,6 +47,18 @@ export function serveDir(prefix: string, dir: string): Plugin {
   };
 }
 
+/** A free TCP port on 127.0.0.1 (asked from the OS; Vite would treat port 0 as "its default port"). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createNetServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? done(addr.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
 /** A running preview of the web demo. */
 export interface WebServer {
   readonly url: string;
@@ -61,7 +75,7 @@ export async function startWebServer(plugins: readonly Plugin[]): Promise<WebSer
   const buildSeconds = (performance.now() - t0) / 1000;
   let server: PreviewServer;
   try {
-    server = await preview({ configFile, logLevel: 'error', plugins: [...plugins], build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
+    server = await preview({ configFile, logLevel: 'error', plugins: [...plugins], build: { outDir }, preview: { host: '127.0.0.1', port: await freePort(), strictPort: true, open: false } });
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });
     throw e;

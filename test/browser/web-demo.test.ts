@@ -15,32 +15,26 @@ import { dispose, tidy } from '../../src/core/scope.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { vaeToStateDict } from '../../src/io/statedict/vae.js';
 import { initVae, posteriorMode, vaeConfig, vaeDecode, vaeEncode } from '../../src/models/vae/index.js';
-import type { DemoHandle } from '../../web/main.js';
-import type { GoldenHandle } from '../../web/golden.js';
+// The pages' `window.repaeDemo` / `window.repaeGolden` types (global augmentations).
+import type {} from '../../web/main.js';
+import type {} from '../../web/golden.js';
 import { goldenDir, haveGolden } from '../helpers/golden.js';
 import { chromiumPath, haveChromium, inCI, launchChromium, serveDir, startWebServer, type WebServer } from './harness.js';
-
-declare global {
-  interface Window {
-    repaeDemo: DemoHandle;
-    repaeGolden: GoldenHandle;
-  }
-}
 
 const artifacts = resolve(import.meta.dirname, '..', '..', 'test-artifacts');
 /** The fixed-weight VAE of the round-trip test: 4× downsampling, attention in level 1 and the mid block. */
 const VAE_CFG = vaeConfig({ embedDim: 4, ch: 32, chMult: [1, 1, 2], numResBlocks: 1, attnResolutions: [128] });
-const SIZE = 64;
+const SIZE = 32;
 
-/** A fixed 64×64 RGB test image: smooth gradients plus a checker, no randomness. */
+/** A fixed 32×32 RGB test image: gradients plus a checker, no randomness. */
 function fixedImage(): Uint8Array {
   const px = new Uint8Array(SIZE * SIZE * 3);
   for (let y = 0; y < SIZE; y++)
     for (let x = 0; x < SIZE; x++) {
       const i = 3 * (y * SIZE + x), check = ((x >> 3) + (y >> 3)) % 2;
-      px[i] = (4 * x) & 255;
-      px[i + 1] = (4 * y + 60 * check) & 255;
-      px[i + 2] = 255 - ((2 * x + 2 * y) & 255);
+      px[i] = 8 * x;
+      px[i + 1] = (6 * y + 60 * check) & 255;
+      px[i + 2] = 255 - 4 * (x + y);
     }
   return px;
 }
@@ -98,7 +92,7 @@ describe.skipIf(missing !== undefined && !inCI)('web demo in Chromium', () => {
   let webgpu = false;
   let demo: Page | undefined;
 
-  it('loads the page and reports the WebGPU adapter (SwiftShader)', async () => {
+  it('loads the page and reports the WebGPU adapter (SwiftShader)', async (ctx) => {
     const page = (demo = await newPage());
     await page.goto(server?.url ?? '');
     await page.waitForFunction(() => window.repaeDemo?.ready === true || window.repaeDemo?.error !== undefined, null, { timeout: 60_000 });
@@ -109,7 +103,7 @@ describe.skipIf(missing !== undefined && !inCI)('web demo in Chromium', () => {
     if (!webgpu) {
       const why = `WebGPU is unavailable in Chromium (${b?.fallbackReason ?? 'no backend'}); the page fell back to ${b?.name ?? 'nothing'}`;
       if (inCI) throw new Error(`${why}. CI must provide WebGPU: Chromium with --enable-unsafe-webgpu (SwiftShader)`);
-      console.warn(`[browser] ${why}; the WebGPU-only checks are skipped`);
+      return ctx.skip(`${why}; the WebGPU-only checks are skipped`);
     }
     expect(b?.name).toBe('webgpu');
     expect(line).toMatch(/WebGPU/);
@@ -155,7 +149,7 @@ describe.skipIf(missing !== undefined && !inCI)('web demo in Chromium', () => {
     expect(got.output).toBeAllclose(yRef, 1e-3);
 
     await page.screenshot({ path: join(artifacts, 'web-demo-reconstruction.png'), fullPage: true });
-  });
+  }, 180_000);
 
   it('samples class-conditional images from a SiT checkpoint (the sit_p2 fixture) through the VAE', async (ctx) => {
     if (!haveGolden) return ctx.skip(`golden fixtures not found in ${goldenDir}`);
@@ -166,20 +160,24 @@ describe.skipIf(missing !== undefined && !inCI)('web demo in Chromium', () => {
     expect(await idle(page, ++jobs)).toEqual({ jobs });
     expect(await page.locator('#sit-label').innerText()).toMatch(/sit_p2\.safetensors: SiT \(4 blocks, D=64, p=2, 8×8×4 latents, 1000 classes\)$/);
     await page.selectOption('#sampler', 'sde');
-    await page.fill('#steps', '4');
+    await page.fill('#steps', '3');
     await page.fill('#cfg-scale', '4');
     await page.fill('#class-label', '207');
-    await page.fill('#count', '3');
+    await page.fill('#count', '2');
     const t0 = performance.now();
     await page.click('#sample');
     expect(await idle(page, ++jobs)).toEqual({ jobs });
     console.log(`[browser] sampling on the page: ${((performance.now() - t0) / 1000).toFixed(1)}s (${await page.locator('#status').innerText()})`);
-    expect(await page.locator('#samples canvas').count()).toBe(3);
+    expect(await page.locator('#samples canvas').count()).toBe(2);
     const dims = await page.$$eval('#samples canvas', (cs) => cs.map((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]));
-    expect(dims).toEqual([[32, 32], [32, 32], [32, 32]]);
+    expect(dims).toEqual([[32, 32], [32, 32]]);
     await page.screenshot({ path: join(artifacts, 'web-demo.png'), fullPage: true });
-  });
+  }, 180_000);
 
+  // Note: SwiftShader's sin/cos are coarse (max abs error 4.7e-5 / 1.9e-4 on [-1, 1], against ~1e-7
+  // for exp and tanh), which alone can push `trace.train.t_embedder_out` (the sinusoidal timestep
+  // features through the timestep MLP) past the 1e-4 tolerance; with exact sin/cos kernels the worst
+  // tensor of this fixture is 3e-6. The fix belongs in the timestep embedding, not in this test.
   it('passes the sit_p2 golden fixture in the browser on WebGPU', async (ctx) => {
     if (!webgpu) return ctx.skip('WebGPU is unavailable in this Chromium');
     if (!haveGolden) return ctx.skip(`golden fixtures not found in ${goldenDir}`);
@@ -206,7 +204,7 @@ describe.skipIf(missing !== undefined && !inCI)('web demo in Chromium', () => {
     expect(await page.evaluate(() => window.repaeDemo.backend?.name)).toBe('wasm');
     const warning = page.locator('#backend-warning');
     expect(await warning.isVisible()).toBe(true);
-    expect(await warning.innerText()).toMatch(/WebGPU is not available here \(navigator\.gpu is missing.*\), so the page runs on the slower wasm backend/);
+    expect(await warning.innerText()).toMatch(/^WebGPU is not available here: navigator\.gpu is missing.*The page runs on the slower wasm backend/);
     let jobs = (await idle(page, 0)).jobs;
     await page.click('#pattern');
     expect(await idle(page, ++jobs)).toEqual({ jobs });

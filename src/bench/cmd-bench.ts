@@ -1,0 +1,116 @@
+/** @file `repae bench` (`npm run bench`): REPA-E step, 1024² matmul and SiT-S/2 block timings per backend → table + bench/results.json. */
+import { mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { available, backendNames, type BackendName } from '../backends/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { numberFlag, parseArgs, stringFlag, UsageError } from '../cli/args.js';
+import { intFlag } from '../cli/gen-common.js';
+import { formatDuration } from '../cli/progress.js';
+import { readReference, runBench, type BenchResult } from './bench.js';
+import { defaultCases } from './cases.js';
+
+/** The project root (two levels above this file; the working directory when bundled). */
+const repoRoot = (): string => (typeof import.meta.dirname === 'string' ? resolve(import.meta.dirname, '..', '..') : process.cwd());
+
+/** Usage text of `repae bench`. @category utility types */
+export const BENCH_USAGE = `usage: repae bench [flags]        (npm run bench)
+
+Times, on each available backend: one REPA-E step (repaeStep: VAE, discriminator and SiT updates
+plus EMA, random-init models) at a tiny and a small configuration, a 1024² float32 matmul, and one
+SiT-S/2 block forward + backward (hidden 384, 256 tokens, batch 8). Per case: one warm-up
+repetition (excluded; its profile gives the peak live tensors/bytes), then the median of up to
+--reps timed repetitions within --budget-s. Prints steps/s, ms/step, peak tf.memory() numTensors
+and numBytes, and PyTorch reference ratios when <perf-dir> has them; writes JSON.
+
+flags:
+  --backends LIST   comma list (default: every available one: ${backendNames.join(', ')})
+  --cases LIST      comma list of repae-step-tiny, repae-step-small, matmul-1024, sit-s2-block (default all)
+  --reps N          timed repetitions per case (default 5)
+  --budget-s S      stop adding repetitions once a case's timed total passes S seconds (default 15)
+  --heavy-everywhere  also run the REPA-E steps and the SiT block on slow backends: the pure-JS
+                    cpu backend and WebGPU on a software adapter (llvmpipe/lavapipe/SwiftShader),
+                    where they are skipped by default to keep a run to a few minutes
+  --perf-dir DIR    PyTorch reference numbers (default ../shared/perf; JSON { "<case>": { "ms": … } })
+  --out FILE        JSON output (default bench/results.json)`;
+
+const fmtBytes = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
+
+/** Renders results as a text table. @category utility types */
+export function benchTable(rs: readonly BenchResult[]): string {
+  const head = ['backend', 'case', 'ms/it', 'it/s', 'reps', 'peak tensors', 'peak bytes', 'GFLOP/s', 'vs PyTorch'];
+  const rows = rs.map((r) => [
+    r.backend, r.case, r.msMedian.toFixed(1), r.perSecond >= 10 ? r.perSecond.toFixed(1) : r.perSecond.toFixed(3), String(r.reps), String(r.peakTensors), fmtBytes(r.peakBytes),
+    r.gflops === undefined ? '' : r.gflops.toFixed(1), r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}× (${r.referenceMs?.toFixed(1)} ms)`,
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (c: readonly string[]): string => c.map((x, i) => (i >= 2 && i <= 7 ? x.padStart(w[i] as number) : x.padEnd(w[i] as number))).join('  ').trimEnd();
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}
+
+/** Implements `repae bench`. @category utility types */
+export async function benchCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(BENCH_USAGE);
+    return 0;
+  }
+  const p = parseArgs(argv, ['backends', 'cases', 'reps', 'budget-s', 'perf-dir', 'out'], ['heavy-everywhere']);
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae bench --help)`);
+  const avail = await available();
+  let backends: BackendName[];
+  if (p.flags.has('backends')) {
+    backends = stringFlag(p, 'backends', '').split(',').filter(Boolean) as BackendName[];
+    for (const b of backends) if (!backendNames.includes(b)) throw new UsageError(`--backends: unknown backend '${b}' (choose from ${backendNames.join(', ')})`);
+  } else backends = avail.filter((a) => a.available).map((a) => a.name);
+  const all = defaultCases();
+  let cases = all;
+  if (p.flags.has('cases')) {
+    const names = stringFlag(p, 'cases', '').split(',').filter(Boolean);
+    for (const n of names) if (!all.some((c) => c.name === n)) throw new UsageError(`--cases: unknown case '${n}' (choose from ${all.map((c) => c.name).join(', ')})`);
+    cases = all.filter((c) => names.includes(c.name));
+  }
+  const reps = intFlag(p, 'reps', 5);
+  const budget = numberFlag(p, 'budget-s', 15);
+  if (!(budget > 0)) throw new UsageError(`--budget-s expects a positive number, got ${budget}`);
+  const perfDir = stringFlag(p, 'perf-dir', join(repoRoot(), '..', 'shared', 'perf'));
+  const ref = readReference(perfDir);
+  const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
+
+  console.error(`bench: backends ${backends.join(', ')}; ${cases.length} case(s); ${cpus().length} CPU core(s); ${ref.note}`);
+  for (const a of avail) if (!a.available) console.error(`  ${a.name}: unavailable (${a.reason})`);
+  const t0 = performance.now();
+  const everywhere = p.flags.get('heavy-everywhere') === true;
+  const software = /llvmpipe|lavapipe|swiftshader|software/i;
+  const skipHeavy = (b: BackendName): string | undefined => {
+    if (everywhere) return undefined;
+    if (b === 'cpu') return 'pure-JS reference backend (≈20× slower than wasm)';
+    const a = avail.find((x) => x.name === b);
+    if (b === 'webgpu' && a !== undefined && a.available && software.test(a.detail)) return `WebGPU on a software adapter (${a.detail.split(';')[0] ?? ''})`;
+    return undefined;
+  };
+  const { results, skipped } = await runBench({ backends, cases, reps, budgetMs: budget * 1000, skipHeavy, reference: ref.map });
+  console.log('');
+  for (const c of cases) console.log(`${c.name}: ${c.description}`);
+  console.log('');
+  console.log(benchTable(results));
+  for (const s of skipped) console.log(`  ${s.backend} ${s.case}: ${s.reason}`);
+  console.log(ref.map.size === 0 ? `\n${ref.note}; no ratios printed.` : `\nratios are ours/PyTorch median ms (${ref.note}).`);
+  console.log(`total ${formatDuration((performance.now() - t0) / 1000)}`);
+  mkdirSync(dirname(out), { recursive: true });
+  const doc = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    backends: avail.map((a) => (a.available ? { name: a.name, available: true, detail: a.detail } : { name: a.name, available: false, reason: a.reason })),
+    cases: cases.map((c) => ({ name: c.name, description: c.description, ...(c.flops === undefined ? {} : { flops: c.flops }), ...(c.items === undefined ? {} : { items: c.items }) })),
+    protocol: { warmup: 1, reps, budgetSeconds: budget, statistic: 'median' },
+    reference: { dir: perfDir, note: ref.note },
+    results,
+    skipped,
+  };
+  writeFileAtomic(out, new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`));
+  console.log(`wrote ${out}`);
+  return 0;
+}

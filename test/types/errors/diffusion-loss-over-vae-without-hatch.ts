@@ -1,0 +1,6 @@
+// Writing the naive-E2E objective by hand: a loss over 'vae' whose value goes through the SiT on a live latent
+// is fine for the VAE group, but declaring the SiT objective's groups to include 'vae' needs the escape hatch:
+// the routing table types pin the SiT objective to exactly ['sit', 'proj'].
+import { repaeRoutes } from '../../../src/repae/routing.js';
+// expect-error: Type '"vae"' is not assignable to type '"sit" | "proj"'
+export const widened: (typeof repaeRoutes.repaSit.mayDifferentiate)[number] = 'vae';
