@@ -106,3 +106,29 @@ export const softmax = <G extends string>(x: T<G>, axis = -1): T<G> => {
     return tf.div(e, tf.sum(e, axis, true));
   }) as T<G>;
 };
+
+/**
+ * `[sin x, cos x]` computed with multiplies and adds only: range reduction `r = x − 2π·round(x/2π)`
+ * and Taylor series in `r²` (Horner; absolute error ≲ 1e-7 for |x| ≤ 1, ≲ 3e-6 for |x| ≤ 50).
+ * Some WebGPU implementations (SwiftShader, fast-math drivers) evaluate the `sin`/`cos` builtins
+ * to only ~1e-4; this keeps embeddings exact to float32 on every backend. Differentiable.
+ * @category layers
+ */
+export const sinCosPrecise = <G extends string>(x: T<G>): readonly [T<G>, T<G>] => {
+  const out = tf.tidy(() => {
+    const twoPi = 2 * Math.PI;
+    const r = tf.sub(x, tf.mul(twoPi, tf.round(tf.div(x, twoPi))));
+    const r2 = tf.square(r);
+    // sin r = r·Σ (−1)^k r^{2k}/(2k+1)!,  cos r = Σ (−1)^k r^{2k}/(2k)!,  k ≤ 10
+    let s: tf.Tensor = tf.scalar(1 / 21 / 20 / 19 / 18 / 17 / 16 / 15 / 14 / 13 / 12 / 11 / 10 / 9 / 8 / 7 / 6 / 5 / 4 / 3 / 2);
+    let c: tf.Tensor = tf.scalar(1 / 20 / 19 / 18 / 17 / 16 / 15 / 14 / 13 / 12 / 11 / 10 / 9 / 8 / 7 / 6 / 5 / 4 / 3 / 2);
+    for (let k = 9; k >= 0; k--) {
+      const fs = 1 / Array.from({ length: 2 * k + 1 }, (_, i) => i + 1).reduce((a, b) => a * b, 1);
+      const fc = 1 / Array.from({ length: 2 * k }, (_, i) => i + 1).reduce((a, b) => a * b, 1);
+      s = tf.add(tf.mul(tf.mul(s, r2), -1), fs);
+      c = tf.add(tf.mul(tf.mul(c, r2), -1), fc);
+    }
+    return [tf.mul(s, r), c];
+  });
+  return [out[0] as T<G>, out[1] as T<G>] as const;
+};

@@ -1,6 +1,6 @@
 /** @file SiT's fixed embeddings: the 2-D sin-cos position table and the sinusoidal timestep features. */
 import { tensor } from '../../core/ops/create.js';
-import { cos, mul, sin } from '../../core/ops/elementwise.js';
+import { mul, sinCosPrecise } from '../../core/ops/elementwise.js';
 import { concat, reshape } from '../../core/ops/shape.js';
 import { tidy } from '../../core/scope.js';
 import type { T } from '../../core/tensor.js';
@@ -65,5 +65,7 @@ export const timestepEmbedding = <G extends string>(t: T<G>, dim: number): T<G> 
     if (dim % 2 !== 0) throw new RangeError(`timestepEmbedding: dim ${dim} must be even`);
     const half = dim / 2;
     const args = mul(reshape(t, [-1, 1]), tensor(timestepFrequencies(half), [1, half]));
-    return concat([cos(args), sin(args)], -1);
+    // Not the sin/cos builtins: SwiftShader's WebGPU evaluates them to ~1e-4 (see sinCosPrecise).
+    const [s, c] = sinCosPrecise(args);
+    return concat([c, s], -1);
   });
