@@ -57,7 +57,7 @@ async function check(name: string, dir: string, jsonText: string, bytes: Uint8Ar
   const line = reportLine(result);
   handle.result = { ...result, line };
   summary.textContent = line;
-  const rows = [...result.checks].sort((a, b) => b.err / b.tol - a.err / a.tol);
+  const rows = [...result.checks].sort((a, b) => b.err / Math.max(b.tol, 1e-30) - a.err / Math.max(a.tol, 1e-30));
   table.tBodies[0]?.replaceChildren(
     ...rows.map((c) => {
       const tr = document.createElement('tr');
@@ -91,7 +91,7 @@ async function start(): Promise<void> {
   if (b.fallbackReason !== undefined) {
     const w = byId('backend-warning');
     w.hidden = false;
-    w.textContent = `WebGPU is not available here (${b.fallbackReason}); checking on the wasm backend instead.`;
+    w.textContent = `WebGPU is not available here: ${b.fallbackReason}. Checking on the wasm backend (CPU) instead.`;
   }
   byId('run').addEventListener('click', () => {
     const j = byId<HTMLInputElement>('fx-json').files?.[0], s = byId<HTMLInputElement>('fx-st').files?.[0];

@@ -119,7 +119,7 @@ function setVae(m: VaeModel): void {
   handle.vae = m.label;
   ui.vaeLabel.textContent = m.label;
   const size = String(m.imageSize);
-  if (![...ui.imageSize.options].some((o) => o.value === size)) ui.imageSize.add(new Option(size));
+  if (!Array.from(ui.imageSize.options).some((o) => o.value === size)) ui.imageSize.add(new Option(size));
   ui.imageSize.value = size;
   describeSit();
 }
@@ -288,7 +288,7 @@ async function start(): Promise<void> {
     else {
       ui.backend.textContent = `Backend: wasm (tfjs-backend-wasm, CPU) · ${b.detail}`;
       ui.backendWarning.hidden = false;
-      ui.backendWarning.textContent = `WebGPU is not available here (${b.fallbackReason ?? 'unknown reason'}), so the page runs on the slower wasm backend instead.`;
+      ui.backendWarning.textContent = `WebGPU is not available here: ${b.fallbackReason ?? 'unknown reason'}. The page runs on the slower wasm backend (CPU) instead.`;
     }
     setVae(tinyVae());
     setSit(tinySit());

@@ -8,7 +8,7 @@ import { numberFlag, parseArgs, stringFlag, UsageError } from '../cli/args.js';
 import { intFlag } from '../cli/gen-common.js';
 import { formatDuration } from '../cli/progress.js';
 import { readReference, runBench, type BenchResult } from './bench.js';
-import { defaultCases } from './cases.js';
+import { defaultCases, matmulCase } from './cases.js';
 
 /** The project root (two levels above this file; the working directory when bundled). */
 const repoRoot = (): string => (typeof import.meta.dirname === 'string' ? resolve(import.meta.dirname, '..', '..') : process.cwd());
@@ -25,7 +25,8 @@ and numBytes, and PyTorch reference ratios when <perf-dir> has them; writes JSON
 
 flags:
   --backends LIST   comma list (default: every available one: ${backendNames.join(', ')})
-  --cases LIST      comma list of repae-step-tiny, repae-step-small, matmul-1024, sit-s2-block (default all)
+  --cases LIST      comma list of repae-step-tiny, repae-step-small, matmul-1024, sit-s2-block
+                    (default all; matmul-N for another size)
   --reps N          timed repetitions per case (default 5)
   --budget-s S      stop adding repetitions once a case's timed total passes S seconds (default 15)
   --heavy-everywhere  also run the REPA-E steps and the SiT block on slow backends: the pure-JS
@@ -66,8 +67,12 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   let cases = all;
   if (p.flags.has('cases')) {
     const names = stringFlag(p, 'cases', '').split(',').filter(Boolean);
-    for (const n of names) if (!all.some((c) => c.name === n)) throw new UsageError(`--cases: unknown case '${n}' (choose from ${all.map((c) => c.name).join(', ')})`);
-    cases = all.filter((c) => names.includes(c.name));
+    cases = names.map((n) => {
+      const size = /^matmul-(\d+)$/.exec(n);
+      const c = all.find((x) => x.name === n) ?? (size !== null && Number(size[1]) >= 1 ? matmulCase(Number(size[1])) : undefined);
+      if (c === undefined) throw new UsageError(`--cases: unknown case '${n}' (choose from ${all.map((x) => x.name).join(', ')}, or matmul-N)`);
+      return c;
+    });
   }
   const reps = intFlag(p, 'reps', 5);
   const budget = numberFlag(p, 'budget-s', 15);

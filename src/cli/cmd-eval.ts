@@ -46,6 +46,7 @@ inputs:
   --resolution R         ADM centre-crop --ref/--data images that are not R×R (default: the
                          generated images' size when known)
   --encoder-dir DIR      MobileNet v1 tfjs layers model (model.json + shards)
+  --encoder-size S       MobileNet input side (default: images smaller than 224 are resized to 224)
   --fid-layer LAYER      MobileNet layer for fd/pr (default conv_pw_13_relu)
   --cknna-layer LAYER    MobileNet layer for CKNNA tokens (default conv_pw_11_relu)
   --cknna-t T            diffusion time of the SiT input (default 0.5)
@@ -89,7 +90,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const p = parseArgs(argv, [
-    ...MODEL_FLAGS, ...SAMPLE_FLAGS, 'samples', 'ref', 'ref-limit', 'data', 'data-limit', 'resolution', 'encoder-dir', 'fid-layer', 'cknna-layer', 'cknna-t',
+    ...MODEL_FLAGS, ...SAMPLE_FLAGS, 'samples', 'ref', 'ref-limit', 'data', 'data-limit', 'resolution', 'encoder-dir', 'encoder-size', 'fid-layer', 'cknna-layer', 'cknna-t',
     'cknna-topk', 'cknna-tokens', 'metrics', 'eval-batch-size', 'json', 'backend',
   ], ['keep-work']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae eval --help)`);
@@ -125,6 +126,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const ebs = intFlag(p, 'eval-batch-size', 32);
   const refLimit = intFlag(p, 'ref-limit', 1000), dataLimit = intFlag(p, 'data-limit', 256);
   let resolution = has('resolution') ? intFlag(p, 'resolution', 1) : undefined;
+  const encSize = has('encoder-size') ? { size: intFlag(p, 'encoder-size', 32, 32) } : {};
 
   const backend = await backendFromFlags(p);
   const rows: Row[] = [];
@@ -166,7 +168,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       const first = gen.batches(1).next();
       if (!first.done) resolution ??= first.value.shape[1];
       const ref = openImageSource(stringFlag(p, 'ref', ''), { limit: refLimit, ...(resolution === undefined ? {} : { resolution }) });
-      const fx = mobilenetExtractor(encoder as MobilenetParams<never>, { layer: fidLayer, pool: 'avg' });
+      const fx = mobilenetExtractor(encoder as MobilenetParams<never>, { layer: fidLayer, pool: 'avg', ...encSize });
       const feats = async (src: ImageSource, label: string): Promise<HostFeatures> => {
         const bar = progressBar({ label, total: src.length, unit: 'img' });
         const f = await sourceFeatures(src, fx, ebs, (d) => bar.update(d));
@@ -216,7 +218,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       const data = openImageSource(stringFlag(p, 'data', ''), { limit: dataLimit, ...(resolution === undefined ? {} : { resolution }) });
       const bar = progressBar({ label: 'cknna', total: 2 * data.length, unit: 'img' });
       const a = await sitHiddenStates({ sit: m.sit.sit, sitCfg: m.sitCfg, vae: m.vae, stats: m.stats }, data, { t: cknnaT, batchSize: ebs, onBatch: (d) => bar.update(d) });
-      const fx = mobilenetExtractor(encoder as MobilenetParams<never>, { layer: cknnaLayer, pool: 'none' });
+      const fx = mobilenetExtractor(encoder as MobilenetParams<never>, { layer: cknnaLayer, pool: 'none', ...encSize });
       const b = await sourceFeatures(data, fx, ebs, (d) => bar.update(data.length + d));
       bar.finish();
       const n = a.shape[0] as number;

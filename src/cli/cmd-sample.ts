@@ -1,4 +1,6 @@
 /** @file `repae sample`: generate samples from a run (or explicit model files) into an ADM `.npz` and a PNG grid. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { dispose } from '../core/scope.js';
 import { generate } from '../generate/generate.js';
 import { parseArgs, UsageError } from './args.js';
@@ -16,6 +18,7 @@ after an interruption skips the finished batches.
 ${MODEL_HELP}
 
 ${SAMPLE_HELP}
+  --force                sample again even when <out>/<name>.npz exists (default: nothing to do)
 
 ${BACKEND_HELP}`;
 
@@ -25,11 +28,17 @@ export async function sampleCommand(argv: readonly string[]): Promise<number> {
     console.log(SAMPLE_USAGE);
     return 0;
   }
-  const p = parseArgs(argv, [...MODEL_FLAGS, ...SAMPLE_FLAGS, 'backend'], ['keep-work']);
+  const p = parseArgs(argv, [...MODEL_FLAGS, ...SAMPLE_FLAGS, 'backend'], ['keep-work', 'force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (sample takes only flags; see repae sample --help)`);
   const backend = await backendFromFlags(p);
   const m = await modelsFromFlags(p);
   const opts = sampleOptionsFromFlags(p, m, runDirOf(p));
+  const target = join(opts.outDir, `${opts.name ?? 'samples'}.npz`);
+  if (existsSync(target) && p.flags.get('force') !== true) {
+    dispose([m.sit, m.vae]);
+    console.log(`${target} already exists; nothing to do (as generate.py; pass --force to sample again)`);
+    return 0;
+  }
   console.error(`sample: ${m.source} (step ${m.step}), SiT ${m.sitCfg.depth}×${m.sitCfg.hiddenSize} p${m.sitCfg.patchSize}, backend ${backend}`);
   try {
     const r = await generate({ sit: m.sit.sit, sitCfg: m.sitCfg, vae: m.vae, vaeCfg: m.vaeCfg, stats: m.stats }, opts);

@@ -1,7 +1,7 @@
 /** @file Flags shared by `repae sample`, `eval`, `encode`, `decode`: backend choice, model sources and sampler settings. */
 import { useBackend, useBestBackend, backendNames, type BackendName } from '../backends/index.js';
 import type { GenerateOptions, LabelMode, SamplerName } from '../generate/generate.js';
-import { loadModelFiles, loadRunModels, loadVae, ModelLoadError, resolveCheckpoint, type LoadedModels, type LoadedVae, type SitWeightsChoice } from '../generate/models.js';
+import { loadModelFiles, loadRunModels, loadVae, ModelLoadError, readLatentStats, resolveCheckpoint, type LoadedModels, type LoadedVae, type SitWeightsChoice } from '../generate/models.js';
 import { numberFlag, stringFlag, UsageError, type Parsed } from './args.js';
 
 /** Flag names of {@link modelsFromFlags}. @category utility types */
@@ -81,10 +81,7 @@ export async function modelsFromFlags(p: Parsed): Promise<LoadedModels> {
 export async function vaeFromFlags(p: Parsed): Promise<LoadedVae | undefined> {
   if (p.flags.has('vae') && !p.flags.has('run')) {
     const v = loadVae(stringFlag(p, 'vae', ''));
-    if (p.flags.has('latents-stats')) {
-      const { readLatentStats } = await import('../generate/models.js');
-      return { ...v, stats: readLatentStats(stringFlag(p, 'latents-stats', '')) };
-    }
+    if (p.flags.has('latents-stats')) return { ...v, stats: readLatentStats(stringFlag(p, 'latents-stats', '')) };
     return v;
   }
   if (p.flags.has('run') || p.flags.has('sit')) {

@@ -41,11 +41,11 @@ export interface FeatureExtractor {
 /**
  * MobileNet-v1 features at `layer`: global-average-pooled `[b, C]` (`pool: 'avg'`, the FID-style
  * vector, default layer `conv_pw_13_relu`), or tokens `[b, h·w, C]` (`pool: 'none'`, for CKNNA).
- * Images are resized to 224 when smaller (MobileNet's input transform).
+ * Images are resized to 224 when smaller (MobileNet's input transform), or to `size`² when given.
  * @category metrics
  */
-export function mobilenetExtractor(params: MobilenetParams<never>, opts: { readonly layer?: MobilenetLayer; readonly pool?: 'avg' | 'none' } = {}): FeatureExtractor {
-  const layer = opts.layer ?? 'conv_pw_13_relu', pool = opts.pool ?? 'avg';
+export function mobilenetExtractor(params: MobilenetParams<never>, opts: { readonly layer?: MobilenetLayer; readonly pool?: 'avg' | 'none'; readonly size?: number } = {}): FeatureExtractor {
+  const layer = opts.layer ?? 'conv_pw_13_relu', pool = opts.pool ?? 'avg', size = opts.size;
   return {
     name: `mobilenet-v1:${layer}${pool === 'avg' ? '/avg' : '/tokens'}`,
     async features(pixels, shape) {
@@ -53,7 +53,7 @@ export function mobilenetExtractor(params: MobilenetParams<never>, opts: { reado
       let f: T<never> | undefined;
       try {
         f = tidy(() => {
-          const tok = mobilenetFeatures(params, img, { layer });
+          const tok = mobilenetFeatures(params, img, size === undefined ? { layer } : { layer, size });
           return pool === 'avg' ? mean(tok, 1) : tok;
         });
         return { data: await read(f), shape: f.shape };

@@ -157,15 +157,13 @@ export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentia
   };
   const model = { sit: v.sit, proj: v.proj, bn: b.bn };
   const batch = { x: b.z, y: b.y, zs: b.zs };
-  if (b.bnMode === 'train') {
-    const r = sitLosses(model, batch, { ...common, mode: 'train' });
-    const loss = add(mean(r.denoisingLoss as T<'sit' | 'proj'>), mul(r.projLoss, b.ctx.coeffs.projCoeff));
-    return [loss, { bn: r.bn, denoising: stopGradient(r.denoisingLoss as T<'sit' | 'proj'>), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
-  }
-  // Frozen-VAE LDM training: the model is in train mode (label dropout) but its BN is switched to eval.
-  const r = sitLosses(model, batch, { ...common, mode: 'eval', labelDropout: true });
-  const loss = add(mean(r.denoisingLoss as T<'sit' | 'proj'>), mul(r.projLoss, b.ctx.coeffs.projCoeff));
-  return [loss, { bn: b.bn, denoising: stopGradient(r.denoisingLoss as T<'sit' | 'proj'>), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
+  // REPA-E: BN in train mode (batch statistics, new running state). Frozen-VAE LDM training: the model
+  // is in train mode (label dropout) but its BN is switched to eval (fixed normalisation).
+  const r = b.bnMode === 'train' ? sitLosses(model, batch, { ...common, mode: 'train' }) : sitLosses(model, batch, { ...common, mode: 'eval', labelDropout: true });
+  const denoising = r.denoisingLoss as T<'sit' | 'proj'>;
+  const loss = add(mean(denoising), mul(r.projLoss, b.ctx.coeffs.projCoeff));
+  const bn: BatchNormState = 'bn' in r ? (r.bn as BatchNormState) : b.bn;
+  return [loss, { bn, denoising: stopGradient(denoising), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
 });
 
 /**

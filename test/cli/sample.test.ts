@@ -34,6 +34,8 @@ describe.runIf(testBackends.length > 0)(`repae sample [${backend}]`, () => {
     const png = decodePng(new Uint8Array(readFileSync(join(run, 'samples', `${name}.png`))));
     expect([png.width, png.height]).toEqual([3 * 18 + 2, 2 * 18 + 2]);
     expect(r.err).toMatch(/sample tiny_0000100_euler2_cfg1-0-1_seed0 \[#+\] 6\/6 \(100%\)/);
+    const again = await repae('sample', '--run', run, '--num-samples', '6', '--batch-size', '4', '--num-steps', '2', '--backend', backend, '--labels', 'balanced');
+    expect(again.out).toContain(`${npz} already exists; nothing to do`);
   });
 
   it('samples from explicit --sit/--vae/--config files, with SDE and guidance', async () => {

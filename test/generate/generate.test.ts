@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend, type BackendName } from '../../src/backends/index.js';
 import { key } from '../../src/core/rng.js';
 import { dispose } from '../../src/core/scope.js';
+import type { T } from '../../src/core/tensor.js';
 import { batchLabels, finishedBatches, generate, GenerateError, type GenerateModels } from '../../src/generate/generate.js';
 import { denormalizeLatents, latentStatsFromBn, loadRunModels, ModelLoadError, normalizeLatents, type LoadedModels } from '../../src/generate/models.js';
 import { readNpz } from '../../src/io/npz.js';
@@ -40,7 +41,7 @@ describe.runIf(testBackends.length > 0)(`generate [${backend}]`, () => {
     expect(Array.from(m.stats.scale)).toEqual(TINY_SCALE.map((s) => Math.fround(1 / Math.sqrt(Math.fround((1 / s) ** 2)))));
     expect(Array.from(m.stats.bias)).toEqual(TINY_BIAS.map(Math.fround));
     // z/scale + bias, and back
-    const z = tf.tensor([1, 1, 1, 1, 2, 2, 2, 2], [1, 1, 2, 4]);
+    const z = tf.tensor([1, 1, 1, 1, 2, 2, 2, 2], [1, 1, 2, 4]) as T<never>;
     const d = denormalizeLatents(z, m.stats), back = normalizeLatents(d, m.stats);
     expect(await d.data()).toBeAllclose([2.1, 0.3, 1.3, 4, 4.1, 0.8, 2.3, 8], 1e-6);
     expect(await back.data()).toBeAllclose(await z.data(), 1e-6);

@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 /** @file The page's tfjs backend: WebGPU when the browser offers an adapter, otherwise wasm, saying why. */
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';

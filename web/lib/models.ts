@@ -97,11 +97,11 @@ export function loadVae(bytes: Uint8Array, file: string, configJson?: Json): Vae
   const cfg = vaeConfigFromStateDict(entries, { prefix: officialPrefix });
   const params = vaeFromStateDict(entries, cfg, { prefix: officialPrefix, strict: false });
   const spec = vaeStateDictSpec(cfg);
-  const ignored = [...entries.keys()].filter((k) => k.startsWith(officialPrefix)).length - spec.length;
+  const ignored = entries.size - spec.length;
   const n = spec.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
   return {
     params, cfg, imageSize: cfg.resolution,
-    label: `${file}: official AutoencoderKL${officialPrefix === '' ? '' : ` under '${officialPrefix}'`} (${describeVae(cfg)}, ${millions(n)}${ignored > 0 ? `; ${ignored} other keys ignored` : ''})`,
+    label: `${file}: official AutoencoderKL${officialPrefix === '' ? '' : ` under '${officialPrefix}'`} (${describeVae(cfg)}, ${millions(n)}${ignored > 0 ? `; ${ignored} other key${ignored === 1 ? '' : 's'} ignored` : ''})`,
   };
 }
 
