@@ -80,7 +80,7 @@ describe.runIf(run && testBackends.length > 0)('mobilenet loading', () => {
 
 describeEachBackend(
   'mobilenet forward',
-  () => {
+  (backend) => {
     let params: MobilenetParams<never>;
     beforeAll(async () => {
       if (run) params = (await loadMobilenet(dir)).params;
@@ -135,7 +135,8 @@ describeEachBackend(
       expect(() => mobilenetFeatures(params, small, { layer: 'conv_pw_14_relu' })).toThrow(/unknown feature layer 'conv_pw_14_relu'/);
     });
 
-    it.runIf(run)('classifies CIFAR-10 trucks and horses (upsampled to 224) into ImageNet trucks and horses', async () => {
+    // 80 images at 224 px: seconds on wasm, minutes on software WebGPU (lavapipe), so not there.
+    if (backend !== 'webgpu') it.runIf(run)('classifies CIFAR-10 trucks and horses (upsampled to 224) into ImageNet trucks and horses', async () => {
       const ds = cifarPngDataset({
         files: [join(sharedData, 'cifar10-subset-png', 'cifar10_batch_50.png')],
         labels: join(sharedData, 'cifar10-subset-png', 'cifar10_labels.js'),

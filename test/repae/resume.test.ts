@@ -16,8 +16,8 @@ import { decodeRunConfig, type RunConfig } from '../../src/train/config.js';
 import { trainLoop } from '../../src/train/loop.js';
 
 const tiny = (outputDir: string, over: Partial<RunConfig> = {}): RunConfig => decodeRunConfig({
-  outputDir, expName: 'run', backend: 'wasm', dataDir: 'builtin:shapes:64', batchSize: 4, sitDepth: 2, sitHidden: 32, sitHeads: 2,
-  encoderDepth: 1, projectorDim: 32, vaeCh: 32, vaeChMult: [1, 1, 1], discNdf: 4, discLayers: 1, perceptualWeight: 0, encoderSteps: 3,
+  outputDir, expName: 'run', backend: 'wasm', dataDir: 'builtin:shapes:64', resolution: 16, batchSize: 4, sitDepth: 2, sitHidden: 32, sitHeads: 2,
+  encoderDepth: 1, projectorDim: 32, patchSize: 4, vaeCh: 32, vaeChMult: [1, 1], discNdf: 4, discLayers: 1, perceptualWeight: 0, encoderSteps: 3,
   maxTrainSteps: 6, checkpointingSteps: 3, samplingSteps: 1000, logEvery: 1, ...over,
 });
 const root = resolve(import.meta.dirname, '..', '..');
@@ -49,8 +49,8 @@ it('a resumed run reproduces the uninterrupted one (same losses, same backend)',
 it('SIGKILL during a checkpoint write: the run resumes from the last complete checkpoint and matches', async () => {
   const a = mkdtempSync(join(tmpdir(), 'repae-k-')), b = mkdtempSync(join(tmpdir(), 'repae-l-'));
   await train(tiny(a));
-  const args = ['bin/repae.mjs', 'train', '--output-dir', b, '--exp-name', 'run', '--backend', 'wasm', '--data-dir', 'builtin:shapes:64', '--batch-size', '4', '--sit-depth', '2',
-    '--sit-hidden', '32', '--sit-heads', '2', '--encoder-depth', '1', '--projector-dim', '32', '--vae-ch', '32', '--vae-ch-mult', '1,1,1', '--disc-ndf', '4', '--disc-layers', '1',
+  const args = ['bin/repae.mjs', 'train', '--output-dir', b, '--exp-name', 'run', '--backend', 'wasm', '--data-dir', 'builtin:shapes:64', '--resolution', '16', '--batch-size', '4', '--sit-depth', '2',
+    '--sit-hidden', '32', '--sit-heads', '2', '--encoder-depth', '1', '--projector-dim', '32', '--patch-size', '4', '--vae-ch', '32', '--vae-ch-mult', '1,1', '--disc-ndf', '4', '--disc-layers', '1',
     '--perceptual-weight', '0', '--encoder-steps', '3', '--max-train-steps', '6', '--checkpointing-steps', '3', '--sampling-steps', '1000', '--log-every', '1'];
   const child = spawn(process.execPath, args, { cwd: root, stdio: 'ignore' });
   const ck = join(b, 'run', 'checkpoints');
