@@ -110,6 +110,8 @@ export interface StepBatch {
   /** Pixel values 0..255 as float32, `[N, H, W, 3]`. */
   readonly pixels: T<never>;
   readonly y: T<never>;
+  /** Dataset indices of the items. */
+  readonly indices: readonly number[];
 }
 
 /** The batch of global step `step`: epoch order from the data key, drop-last. @category io */
@@ -129,7 +131,7 @@ export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
     labels[j] = ds.label(i);
   });
   const pixels = tf.tensor4d(px, [bs, r, r, 3]) as T<never>;
-  return { pixels, x: tidy(() => tf.sub(tf.div(pixels, 127.5), 1) as T<never>), y: tf.tensor1d(labels, 'int32') as T<never> };
+  return { pixels, x: tidy(() => tf.sub(tf.div(pixels, 127.5), 1) as T<never>), y: tf.tensor1d(labels, 'int32') as T<never>, indices: idx };
 }
 
 /**
@@ -315,3 +317,35 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
 
 /** Checks the encoder's token grid against the SiT before training starts. @category models */
 export const checkEncoderTokens = (enc: RunEncoder, setup: RunSetup): void => checkTokenMatch(enc.spec, setup.cfg.resolution, sitTokens(setup.sit));
+
+/**
+ * Latent cache of a frozen VAE (official `cache_latents.py`, kept in memory): the posterior mean and
+ * std of each dataset item, computed once on first use; a step then samples `z = mean + std·ε`.
+ * @category models
+ */
+export class LatentCache {
+  private readonly entries = new Map<number, { readonly mean: Float32Array; readonly std: Float32Array }>();
+  private shape: readonly number[] = [];
+  constructor(private readonly vae: VaeParams<never>) {}
+  /** Number of cached items. */
+  get size(): number { return this.entries.size; }
+  /** Mean and std tensors `[N, h, w, E]` for a batch (encodes the items not cached yet). */
+  async batch(b: StepBatch): Promise<{ readonly mean: T<never>; readonly std: T<never> }> {
+    const missing = b.indices.map((i, j) => [i, j] as const).filter(([i]) => !this.entries.has(i));
+    if (missing.length > 0) {
+      const post = tidy(() => {
+        const p = vaeEncode(this.vae, b.x);
+        return [p.mean, p.std];
+      });
+      const [m, s] = [await post[0]!.data(), await post[1]!.data()];
+      this.shape = post[0]!.shape.slice(1);
+      const per = m.length / b.indices.length;
+      for (const [i, j] of missing) this.entries.set(i, { mean: Float32Array.from(m.subarray(j * per, (j + 1) * per)), std: Float32Array.from(s.subarray(j * per, (j + 1) * per)) });
+      tf.dispose(post);
+    }
+    const per = this.shape.reduce((a, c) => a * c, 1), n = b.indices.length;
+    const mean = new Float32Array(n * per), std = new Float32Array(n * per);
+    b.indices.forEach((i, j) => { const e = this.entries.get(i)!; mean.set(e.mean, j * per); std.set(e.std, j * per); });
+    return { mean: tf.tensor(mean, [n, ...this.shape]) as T<never>, std: tf.tensor(std, [n, ...this.shape]) as T<never> };
+  }
+}

@@ -46,6 +46,11 @@ export interface RepaeBatch {
   readonly y: T<never>;
   /** Encoder targets `zs[k]: [N, T, z_dim_k]` (computed without a tape). */
   readonly zs: readonly T<never>[];
+  /**
+   * Cached posterior moments of the frozen VAE (`ldm` mode; official `cache_latents.py` stores
+   * `[mean, std]`): when given, `z = mean + std·ε` without running the encoder.
+   */
+  readonly cached?: { readonly mean: T<never>; readonly std: T<never> };
 }
 
 /** Injected randomness (golden fixtures); anything absent is drawn from the step key. @category optimizers */
@@ -137,7 +142,11 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   let z: T<never>;
   if (c.mode === 'ldm') {
     // Frozen VAE: the latent is sampled without a tape (official train_ldm_only: cached mean/std + ε).
-    z = tidy(() => posteriorSample(vaeEncode(s.store.vae, batch.x), posterior) as T<never>);
+    const cached = batch.cached;
+    z = tidy(() =>
+      (cached === undefined
+        ? posteriorSample(vaeEncode(s.store.vae, batch.x), posterior)
+        : tf.add(cached.mean, tf.mul(cached.std, 'eps' in posterior ? posterior.eps : normal(posterior.key, cached.mean.shape)))) as T<never>);
     garbage.push(z);
   } else {
     // 1–9. VAE step: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).

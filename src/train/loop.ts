@@ -14,7 +14,7 @@ import type { SitWeights } from '../models/sit/params.js';
 import { vaeDecode } from '../models/vae/index.js';
 import type { VaeParams } from '../models/vae/params.js';
 import { eulerSampler, sitVelocityModel } from '../sample/index.js';
-import { batchAt, checkEncoderTokens, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from '../repae/run.js';
+import { batchAt, checkEncoderTokens, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from '../repae/run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../repae/step.js';
 
 /** Thrown when a loss or gradient norm becomes NaN/Inf; names the metric and the step. @category optimizers */
@@ -91,12 +91,16 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
   const showBar = o.progress ?? process.stderr.isTTY === true;
   const t0 = performance.now(), first = s.step;
   let last: Record<string, number> = {};
+  let cache: { readonly vae: unknown; readonly latents: LatentCache } | undefined;
   while (s.step < total) {
     const b = batchAt(data, setup, s.step);
     const zs = [encoder.features(b.pixels, b.x)];
-    const [next, m] = repaeStep(setup.step, s, { x: b.x, y: b.y, zs }, setup.stepKey);
+    // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached mean/std.
+    if (setup.step.mode === 'ldm' && cache?.vae !== s.store.vae) cache = { vae: s.store.vae, latents: new LatentCache(s.store.vae) };
+    const cached = setup.step.mode === 'ldm' && cache !== undefined ? await cache.latents.batch(b) : undefined;
+    const [next, m] = repaeStep(setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, setup.stepKey);
     const vals = await readMetrics(m);
-    releaseOld([b, zs], null);
+    releaseOld([b, zs, cached], null);
     const bad = Object.entries(vals).find(([, v]) => !Number.isFinite(v));
     if (bad !== undefined) {
       releaseOld(next, s);
