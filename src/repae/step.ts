@@ -8,7 +8,7 @@ import type { Store } from '../core/groups.js';
 import { fold, normal, split, type Key } from '../core/rng.js';
 import { releaseOld } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
-import { flatten } from '../core/tree.js';
+import { flatten, unflatten } from '../core/tree.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitWeights } from '../models/sit/params.js';
 import type { BatchNormState } from '../nn/batch-norm.js';
@@ -107,18 +107,6 @@ function clipJointly(trees: readonly unknown[], maxNorm: number): readonly [Grad
   return [out, s.norm as T<never>] as const;
 }
 
-/** Rebuilds a gradient tree of `like`'s structure from leaves. */
-function asTree<X>(like: X, leaves: readonly GradLeaf[]): X {
-  let i = 0;
-  const go = (n: unknown): unknown => {
-    if (n === null || n instanceof tf.Tensor) return leaves[i++] ?? null;
-    if (Array.isArray(n)) return n.map(go);
-    if (typeof n === 'object' && n !== null) return Object.fromEntries(Object.keys(n).sort().map((k) => [k, go((n as Record<string, unknown>)[k])]));
-    return n;
-  };
-  return go(like) as X;
-}
-
 /**
  * One REPA-E iteration (spec §5.3), pure: returns the new state and the logged scalars; the old
  * state's tensors that the new one does not share are disposed, so the live tensor count stays flat.
@@ -158,7 +146,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     garbage.push(gVae, vaeAux);
     z = vaeAux.z;
     const [[gv], normVae] = clipJointly([gVae.vae], c.maxGradNorm);
-    const [vae, optVae] = stepGroup<RepaeFamilies, 'vae'>(opts.vae, s.store.vae, asTree(gVae.vae, gv as GradLeaf[]), s.opt.vae);
+    const [vae, optVae] = stepGroup<RepaeFamilies, 'vae'>(opts.vae, s.store.vae, unflatten(gVae.vae, gv as GradLeaf[]), s.opt.vae);
     garbage.push(gv);
     metrics['vae_loss'] = vaeLoss;
     metrics['grad_norm_vae'] = normVae;
@@ -169,7 +157,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     // 10. Discriminator step on the pre-update reconstruction (x̂ is already a constant).
     const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, ['disc'])(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
     const [[gd], normDisc] = clipJointly([gDisc.disc], c.maxGradNorm);
-    const [disc, optDisc] = stepGroup<RepaeFamilies, 'disc'>(opts.disc, s.store.disc, asTree(gDisc.disc, gd as GradLeaf[]), s.opt.disc);
+    const [disc, optDisc] = stepGroup<RepaeFamilies, 'disc'>(opts.disc, s.store.disc, unflatten(gDisc.disc, gd as GradLeaf[]), s.opt.disc);
     garbage.push(gDisc, gd);
     for (const [k, v] of Object.entries(dAux.dict) as [keyof typeof DISC_LOSS_DICT_KEYS, T<never>][]) metrics[`d_loss_dict.${DISC_LOSS_DICT_KEYS[k]}`] = v;
     metrics['d_loss'] = dLoss;
@@ -186,8 +174,8 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     bn: s.bn, bnMode: c.mode === 'ldm' ? 'eval' : 'train',
   });
   const [[gs, gp], normSit] = clipJointly([gSit.sit, gSit.proj], c.maxGradNorm);
-  const [sit, optSit] = stepGroup<RepaeFamilies, 'sit'>(opts.sit, s.store.sit, asTree(gSit.sit, gs as GradLeaf[]), s.opt.sit);
-  const [proj, optProj] = stepGroup<RepaeFamilies, 'proj'>(opts.proj, s.store.proj, asTree(gSit.proj, gp as GradLeaf[]), s.opt.proj);
+  const [sit, optSit] = stepGroup<RepaeFamilies, 'sit'>(opts.sit, s.store.sit, unflatten(gSit.sit, gs as GradLeaf[]), s.opt.sit);
+  const [proj, optProj] = stepGroup<RepaeFamilies, 'proj'>(opts.proj, s.store.proj, unflatten(gSit.proj, gp as GradLeaf[]), s.opt.proj);
   garbage.push(gSit, gs, gp, sitAux.output);
   metrics['sit_loss'] = sitLoss;
   metrics['grad_norm_sit'] = normSit;
