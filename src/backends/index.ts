@@ -10,7 +10,7 @@ import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMu
  */
 export type BackendName = 'wasm' | 'webgpu' | 'tensorflow' | 'cpu';
 
-/** All backend names, fastest-first preference order for {@link bestBackend}. @category backends */
+/** All backend names, fastest-first preference order for {@link useBestBackend}. @category backends */
 export const backendNames: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** Whether a backend can run here, and if not, why. @category backends */
@@ -148,4 +148,4 @@ export async function useBestBackend(prefer?: readonly BackendName[]): Promise<B
 /** The active backend's name. @category backends */
 export const activeBackend = (): string => tf.getBackend();
 
-export { registerGradients } from './gradients.js';
+export { ensureGradients, registerGradients, withSetupHint } from './gradients.js';
