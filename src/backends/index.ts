@@ -27,7 +27,7 @@ async function probeWebgpu(): Promise<string> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   let gpu = nav?.gpu;
   if (gpu === undefined && isNode) {
-    process.env['XDG_RUNTIME_DIR'] ??= (await import('node:os')).tmpdir();
+    process.env['XDG_RUNTIME_DIR'] ??= process.getBuiltinModule('node:os').tmpdir();
     const mod = (await import('webgpu')) as unknown as { create: (o: string[]) => GPU; globals: object };
     Object.assign(globalThis, mod.globals);
     gpu = mod.create([]);
