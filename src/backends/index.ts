@@ -28,7 +28,9 @@ async function probeWebgpu(): Promise<string> {
   let gpu = nav?.gpu;
   if (gpu === undefined && isNode) {
     process.env['XDG_RUNTIME_DIR'] ??= process.getBuiltinModule('node:os').tmpdir();
-    const mod = (await import('webgpu')) as unknown as { create: (o: string[]) => GPU; globals: object };
+    const mod = (await import('webgpu').catch((e: unknown) => {
+      throw new Error(`the optional peer dependency 'webgpu' (Dawn for Node) is not installed: npm install webgpu (${errMsg(e)})`);
+    })) as unknown as { create: (o: string[]) => GPU; globals: object };
     Object.assign(globalThis, mod.globals);
     gpu = mod.create([]);
     if ((globalThis as { navigator?: object }).navigator === undefined)

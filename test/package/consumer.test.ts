@@ -69,12 +69,12 @@ beforeAll(() => {
     "// tfjs's own way of choosing a backend: repae's valueAndGrad registers the gradients itself.",
     "import * as tf from '@tensorflow/tfjs-core';",
     "import '@tensorflow/tfjs-backend-wasm';",
-    "import { defineRegistry, mean, readScalar, square, tensor } from 'repae/core';",
+    "import { defineRegistry, mean, read, readScalar, square, tensor } from 'repae/core';",
     "await tf.setBackend('wasm');",
     "const r = defineRegistry({ groups: ['a'], frozen: [] });",
     "const l = r.loss('l', ['a'], (v) => [mean(square(v.a.w)), {}]);",
     "const [value, grads] = r.valueAndGrad(l, ['a'])({ a: { w: tensor([1, 2, 3], [3]) } }, {});",
-    "console.log(tf.getBackend(), await readScalar(value), Array.from(await grads.a.w.data()).join(','));",
+    "console.log(tf.getBackend(), await readScalar(value), Array.from(await read(grads.a.w)).join(','));",
   ].join('\n'));
   write('throws.mjs', "import { useBackend } from 'repae/backends';\nawait useBackend('wasm');\nthrow new Error('consumer boom 42');\n");
   write('rejects.mjs', "import { useBackend } from 'repae/backends';\nawait useBackend('wasm');\nPromise.reject(new Error('consumer rejection 43'));\n");
@@ -106,6 +106,12 @@ describe('the packed package in a fresh project', () => {
     expect(Number(m![2])).toBeLessThan(0.5 * Number(m![1]));
     expect(m![4]).toBe(m![3]);
     expect(out).toContain('routing law holds');
+  });
+
+  it('the installed `repae` command runs the compiled dist/ (no tsx there)', () => {
+    const out = ok(sh(join(dir, 'node_modules/.bin/repae'), ['backends'], dir), 'repae backends');
+    expect(out).toMatch(/^wasm +available/m);
+    expect(out).toMatch(/^webgpu +unavailable .*optional peer dependency 'webgpu'/m);
   });
 
   it("tfjs's own tf.setBackend works: valueAndGrad registers the gradients lazily", () => {
