@@ -56,25 +56,33 @@ function registerInNode(): void {
   require(file);
 }
 
-const patched = new Set<string>();
+/** Per backend: the kernels filled from cpu so far, and whether the cpu kernels were loaded then. */
+const patched = new Map<string, { readonly filled: readonly string[]; readonly withCpu: boolean }>();
 
 /**
- * Applies repae's kernel fixes (see `fallbacks.ts`) to a backend once: the wasm conv gradients as
+ * Applies repae's kernel fixes (see `fallbacks.ts`) to a backend — the wasm conv gradients as
  * forward convolutions, the fast transposed matmul and cpu fallbacks for missing kernels; the webgpu
- * chunked `AddN`. Every fix is idempotent, so a backend already set up by `useBackend` is unchanged.
+ * chunked `AddN` — and returns the kernels filled from the cpu backend. The backend probe and
+ * {@link ensureGradients} (the `tf.setBackend` path) both call it; every fix is idempotent, and it
+ * is redone only when the cpu kernels (the source of the fallbacks) have been loaded since.
+ * @category backends
  */
-function patchBackend(name: string): void {
-  if (patched.has(name)) return;
-  patched.add(name);
+export function patchBackend(name: string): readonly string[] {
+  const withCpu = tf.getKernel('Add', 'cpu') !== undefined;
+  const done = patched.get(name);
+  if (done !== undefined && (done.withCpu || !withCpu)) return done.filled;
+  const filled = [...(done?.filled ?? [])];
   if (name === 'wasm') {
     convFilterGradViaConv('wasm');
     convInputGradViaConv('wasm');
-    fillKernelGaps('wasm');
+    filled.push(...fillKernelGaps('wasm'));
     fastWasmMatMul();
   } else if (name === 'webgpu') {
-    fillKernelGaps('webgpu');
+    filled.push(...fillKernelGaps('webgpu'));
     chunkedAddN('webgpu');
   }
+  patched.set(name, { filled, withCpu });
+  return filled;
 }
 
 /**

@@ -1,7 +1,6 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerGradients } from './gradients.js';
-import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
+import { patchBackend, registerGradients } from './gradients.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -72,18 +71,14 @@ async function probe(name: BackendName): Promise<string> {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-wasm');
-      convFilterGradViaConv('wasm');
-      convInputGradViaConv('wasm');
-      const filled = fillKernelGaps('wasm');
-      fastWasmMatMul();
+      const filled = patchBackend('wasm');
       return `XNNPACK + SIMD${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'webgpu': {
       const info = await probeWebgpu();
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-webgpu');
-      const filled = fillKernelGaps('webgpu');
-      chunkedAddN('webgpu');
+      const filled = patchBackend('webgpu');
       return `${info}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'tensorflow':
@@ -150,4 +145,4 @@ export async function useBestBackend(prefer?: readonly BackendName[]): Promise<B
 /** The active backend's name. @category backends */
 export const activeBackend = (): string => tf.getBackend();
 
-export { ensureGradients, registerGradients, withSetupHint } from './gradients.js';
+export { ensureGradients, patchBackend, registerGradients, withSetupHint } from './gradients.js';
