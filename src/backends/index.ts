@@ -1,6 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients.js';
+import { guardWasmProcessListeners } from './wasm-process.js';
 import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
 
 /**
@@ -70,6 +71,7 @@ async function probe(name: BackendName): Promise<string> {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-wasm');
+      guardWasmProcessListeners('wasm'); // the Emscripten glue's process handlers would bury every later error
       convFilterGradViaConv('wasm');
       convInputGradViaConv('wasm');
       const filled = fillKernelGaps('wasm');
