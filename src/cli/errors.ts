@@ -4,6 +4,8 @@
  * non-zero; anything else is an internal error, printed with a short stack of repae's own frames
  * and where to report it.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 /**
  * An expected error: the user's input (flag, file, key, shape, config) is at fault. The message
@@ -95,4 +97,15 @@ export function describeError(cmd: string, e: unknown): ErrorReport {
   const head = e instanceof Error ? `${e.name}: ${firstLines(e.message, 4)}` : `non-error value thrown: ${firstLines(String(e), 4)}`;
   const frames = e instanceof Error ? ownFrames(e.stack) : [];
   return { code: 70, text: [`${prefix}internal error: ${head}`, ...frames, REPORT_HINT].join('\n'), internal: true };
+}
+
+/**
+ * Refuses to write `path` when it exists and `force` is not set ({@link OutputExistsError}), and
+ * always when it is one of the command's inputs (`inputs`: flag name → path), even with `force`.
+ * @category utility types
+ */
+export function checkOutput(path: string, force: boolean, flag: string, inputs: Readonly<Record<string, string | undefined>> = {}): void {
+  for (const [f, input] of Object.entries(inputs))
+    if (input !== undefined && input !== '' && resolve(input) === resolve(path)) throw new UsageError(`--${flag} '${path}' is the same file as --${f}: an output must not replace an input`);
+  if (existsSync(path) && !force) throw new OutputExistsError(path, `--${flag}`);
 }

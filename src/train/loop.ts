@@ -70,7 +70,7 @@ export function checkResumeConfig(runDir: string, cfg: RunConfig, allowConfigCha
   const hard = changes.filter((c) => !c.cadence);
   if (hard.length > 0 && !allowConfigChange)
     throw new ConfigMismatchError(
-      `${runDir} was trained with other settings (${saved.source}); resuming would change the experiment:\n  ${hard.map((c) => describeChanges([c])).join('\n  ')}\n` +
+      `${runDir}: resuming would change the experiment; the flags differ from the saved config (${saved.source}): ${hard.map((c) => describeChanges([c])).join('; ')}\n` +
         'rerun with the saved flags, use another --exp-name, or pass --allow-config-change to continue with the new ones (recorded in config-history.jsonl)',
     );
   return changes;
@@ -184,18 +184,26 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
   let cache: { readonly vae: unknown; readonly latents: LatentCache } | undefined;
   let savedStep = resumed === undefined ? -1 : s.step;
   let signal: NodeJS.Signals | undefined;
+  const signals = o.handleSignals === false ? [] : (['SIGINT', 'SIGTERM'] as const);
+  const onSecond = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`\nrepae: second ${sig}: exiting at once, without a checkpoint of step ${s.step}\n`);
+    process.exit(sig === 'SIGTERM' ? 143 : 130);
+  };
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (signal !== undefined) {
-      process.stderr.write(`\nrepae: second ${sig}: exiting at once, without a checkpoint of step ${s.step}\n`);
-      process.exit(sig === 'SIGTERM' ? 143 : 130);
-    }
     signal = sig;
     process.stderr.write(`\nrepae: ${sig}: finishing the current step, then writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to exit at once)\n`);
+    // A second signal must work even while a step runs synchronously: with no listener left, Node
+    // restores the default action (terminate at once); if someone else listens, exit from ours.
+    for (const g of signals) {
+      process.removeListener(g, onSignal);
+      if (process.listenerCount(g) > 0) process.on(g, onSecond);
+    }
   };
-  const signals = o.handleSignals === false ? [] : (['SIGINT', 'SIGTERM'] as const);
   for (const sig of signals) process.on(sig, onSignal);
   try {
     while (s.step < total) {
+      // Steps run synchronously on CPU backends: yield to the event loop so a signal is seen.
+      if (signals.length > 0) await new Promise<void>((r) => setImmediate(r));
       if (signal !== undefined) break;
       const b = batchAt(data, setup, s.step);
       const zs = [encoder.features(b.pixels, b.x)];
@@ -239,7 +247,10 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
       throw new TrainingInterruptedError(`interrupted by ${sig} at step ${s.step}: ${path === undefined ? 'no checkpoint could be written' : `checkpoint ${path} holds step ${s.step}`}; run the same command again to resume`, sig);
     }
   } finally {
-    for (const sig of signals) process.removeListener(sig, onSignal);
+    for (const sig of signals) {
+      process.removeListener(sig, onSignal);
+      process.removeListener(sig, onSecond);
+    }
   }
   if (showBar) process.stderr.write('\n');
   void last;
