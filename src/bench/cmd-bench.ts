@@ -59,6 +59,8 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   }
   const p = parseArgs(argv, ['backends', 'cases', 'reps', 'budget-s', 'perf-dir', 'out'], ['heavy-everywhere', 'force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae bench --help)`);
+  const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
+  checkOutput(out, switchFlag(p, 'force'), 'out');
   const avail = await available();
   let backends: BackendName[];
   if (p.flags.has('backends')) {
@@ -81,8 +83,6 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   if (!(budget > 0)) throw new UsageError(`--budget-s expects a positive number, got ${budget}`);
   const perfDir = stringFlag(p, 'perf-dir', join(repoRoot(), '..', 'shared', 'perf'));
   const ref = readReference(perfDir);
-  const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
-  checkOutput(out, switchFlag(p, 'force'), 'out');
 
   console.error(`bench: backends ${backends.join(', ')}; ${cases.length} case(s); ${cpus().length} CPU core(s); ${ref.note}`);
   for (const a of avail) if (!a.available) console.error(`  ${a.name}: unavailable (${a.reason})`);

@@ -37,7 +37,10 @@ export function parseArgs(argv: readonly string[], allowed: readonly string[], b
     }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (!all.includes(name)) throw new UsageError(`unknown flag --${name} (allowed: ${all.map((f) => `--${f}`).join(' ')})`);
+    if (!all.includes(name)) {
+      const near = closest(name, all);
+      throw new UsageError(`unknown flag --${name}${near !== undefined ? ` (did you mean --${near}? see --help)` : all.length <= 12 ? ` (allowed: ${all.map((f) => `--${f}`).join(' ')})` : ' (see --help for the flags)'}`);
+    }
     if (booleans.includes(name)) {
       const v = eq < 0 ? true : a.slice(eq + 1);
       if (v !== true && v !== 'true' && v !== 'false') throw new UsageError(`--${name} is a switch: expected --${name}, --${name}=true or --${name}=false, got '${a}'`);
@@ -52,6 +55,23 @@ export function parseArgs(argv: readonly string[], allowed: readonly string[], b
   }
   return { flags, positional };
 }
+
+/** Edit distance of two short strings. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/** The allowed name closest to a misspelt one (within a third of its length), if any. */
+const closest = (name: string, allowed: readonly string[]): string | undefined => {
+  const best = allowed.map((f) => [f, distance(name, f)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best !== undefined && best[1] <= Math.max(1, Math.floor(name.length / 3)) ? best[0] : undefined;
+};
 
 /** Whether a boolean switch is on (`--flag` or `--flag=true`). @category utility types */
 export const switchFlag = (p: Parsed, name: string): boolean => p.flags.get(name) === true || p.flags.get(name) === 'true';

@@ -14,7 +14,6 @@ import { trainLoop } from '../train/loop.js';
 import { intFlag, parseArgs, stringFlag, switchFlag } from './args.js';
 import { OutputExistsError } from './errors.js';
 import { chooseBackend } from './cmd-train.js';
-import { registerCommand } from './main.js';
 
 /** The demo's configuration: a tiny REPA-E that trains in a few minutes on 2 CPU cores. @category optimizers */
 export const demoConfig = (outputDir: string, steps: number): RunConfig =>
@@ -88,7 +87,8 @@ export async function runDemo(outputDir: string, steps: number, log: (s: string)
   return path;
 }
 
-registerCommand('demo', 'the main job: train a tiny REPA-E offline on built-in data, sample, write a report (npm start)', async (argv) => {
+/** Implements `repae demo`. @category utility types */
+export async function demoCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) { console.log('usage: repae demo [--output-dir runs] [--steps 300] [--force]   (--force: replace an existing <output-dir>/demo)'); return 0; }
   const p = parseArgs(argv, ['output-dir', 'steps'], ['force']);
   const out = stringFlag(p, 'output-dir', 'runs'), steps = intFlag(p, 'steps', 300);
@@ -96,4 +96,4 @@ registerCommand('demo', 'the main job: train a tiny REPA-E offline on built-in d
   if (existsSync(runDir) && readdirSync(runDir).length > 0 && !switchFlag(p, 'force')) throw new OutputExistsError(runDir, 'demo run directory', 'pass --force to replace it, or another --output-dir');
   await runDemo(out, steps);
   return 0;
-});
+}

@@ -15,7 +15,6 @@ import { trainLoop } from '../train/loop.js';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
 import { OutputExistsError } from './errors.js';
 import { chooseBackend } from './cmd-train.js';
-import { registerCommand } from './main.js';
 
 /** The variants compared, as run modes. @category optimizers */
 export const experimentVariants = [
@@ -122,7 +121,8 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
   return path;
 }
 
-registerCommand('experiment', 'frozen-VAE REPA vs REPA-E vs naive E2E on CIFAR-10 + MobileNet (needs ../shared/data)', async (argv) => {
+/** Implements `repae experiment`. @category utility types */
+export async function experimentCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) { console.log('usage: repae experiment [--shared ../shared/data] [--out docs/experiment] [--work runs/experiment] [--pretrain-steps 300] [--steps 600] [--eval-every 200] [--force]'); return 0; }
   const p = parseArgs(argv, ['shared', 'out', 'work', 'pretrain-steps', 'steps', 'eval-every'], ['force']);
   const out = stringFlag(p, 'out', 'docs/experiment');
@@ -135,4 +135,4 @@ registerCommand('experiment', 'frozen-VAE REPA vs REPA-E vs naive E2E on CIFAR-1
     command: `npm run experiment -- ${argv.join(' ')}`.trim(),
   });
   return 0;
-});
+}

@@ -1,15 +1,9 @@
 /** @file `repae train`: REPA-E (or frozen-VAE LDM / vanilla / naive-E2E) training from flags. */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { useBackend, useBestBackend, type BackendName } from '../backends/index.js';
-import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
-import { buildEncoder, initRunState, openDataset, preflightRun, setupRun } from '../repae/run.js';
 import { checkRunConfig, configFromFlags, defaultRunConfig, fieldToFlag, type RunConfig } from '../train/config.js';
-import { checkResumeConfig, trainLoop } from '../train/loop.js';
-import { registerCommand } from './main.js';
 import { parseArgs, switchFlag } from './args.js';
 import { OutputExistsError } from './errors.js';
-import { releaseOld } from '../core/scope.js';
 
 const booleans = Object.entries(defaultRunConfig).filter(([, v]) => typeof v === 'boolean').map(([k]) => fieldToFlag(k).slice(2));
 const valued = Object.entries(defaultRunConfig).filter(([, v]) => typeof v !== 'boolean').map(([k]) => fieldToFlag(k).slice(2));
@@ -30,8 +24,9 @@ export const trainHelp = (): string =>
 
 /** Chooses the backend of a run (`auto`: the fastest available one). @category backends */
 export async function chooseBackend(cfg: RunConfig): Promise<string> {
+  const { useBackend, useBestBackend } = await import('../backends/index.js');
   if (cfg.backend === 'auto') return useBestBackend();
-  await useBackend(cfg.backend as BackendName);
+  await useBackend(cfg.backend as Parameters<typeof useBackend>[0]);
   return cfg.backend;
 }
 
@@ -65,6 +60,10 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
     for (const f of RUN_FILES) rmSync(join(runDir, f), { recursive: true, force: true });
     log(`--force: deleted the previous run's ${RUN_FILES.join(', ')} in ${runDir}`);
   }
+  // The model code loads only now: a bad command line or config fails in well under a second.
+  const [{ checkResumeConfig, trainLoop }, { buildEncoder, initRunState, openDataset, preflightRun, setupRun }, { latestCheckpoint, loadCheckpoint }, { releaseOld }] = await Promise.all([
+    import('../train/loop.js'), import('../repae/run.js'), import('../io/checkpoint.js'), import('../core/scope.js'),
+  ]);
   if (cfg.resume) checkResumeConfig(runDir, cfg, opts.allowConfigChange === true);
   const data = openDataset(cfg);
   preflightRun(cfg, data);
@@ -84,7 +83,8 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
   return runDir;
 }
 
-registerCommand('train', 'train REPA-E / LDM / vanilla / naive-E2E (repae train --help)', async (argv) => {
+/** Implements `repae train`. @category utility types */
+export async function trainCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) { console.log(trainHelp()); return 0; }
   const p = parseArgs(argv, valued, [...booleans, ...CONTROL]);
   const flags = new Map(p.flags);
@@ -92,4 +92,4 @@ registerCommand('train', 'train REPA-E / LDM / vanilla / naive-E2E (repae train 
   const cfg = checkRunConfig(configFromFlags(flags));
   await runTraining(cfg, console.log, undefined, { force: switchFlag(p, 'force'), allowConfigChange: switchFlag(p, 'allow-config-change') });
   return 0;
-});
+}

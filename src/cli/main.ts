@@ -32,7 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const c = commands[cmd];
   if (c === undefined) {
-    console.error(`repae: unknown command '${cmd}'\n\n${help()}`);
+    console.error(`repae: unknown command '${cmd}' (commands: ${Object.keys(commands).join(', ')}; see repae --help)`);
     return 2;
   }
   return runGuarded(cmd, () => c.run(rest));
