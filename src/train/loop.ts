@@ -243,7 +243,7 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
       const sig: NodeJS.Signals = signal;
       if (showBar) process.stderr.write('\n');
       const path = savedStep === s.step ? latestCheckpoint(runDir).latest?.path : await saveRunCheckpoint(runDir, s, setup, encoder);
-      releaseOld(s, null);
+      releaseOld(s, encoder.weights); // the state is saved; the encoder belongs to the caller
       throw new TrainingInterruptedError(`interrupted by ${sig} at step ${s.step}: ${path === undefined ? 'no checkpoint could be written' : `checkpoint ${path} holds step ${s.step}`}; run the same command again to resume`, sig);
     }
   } finally {
