@@ -53,7 +53,7 @@ const FS_CODES: Readonly<Record<string, string>> = {
 /** Where internal errors are reported. @category utility types */
 export const REPORT_HINT = 'this is a bug in repae: please report it with the command line and this message (see README.md, "Commands")';
 
-/** The frames of a stack that are repae's own (no node_modules, no node: internals), at most `max`. */
+/** The frames of a stack that are repae's own (no node_modules, no node: internals), at most `max`. @category utility types */
 export function ownFrames(stack: string | undefined, max = 8): string[] {
   if (stack === undefined) return [];
   return stack
