@@ -151,3 +151,4 @@ export async function useBestBackend(prefer?: readonly BackendName[]): Promise<B
 export const activeBackend = (): string => tf.getBackend();
 
 export { registerGradients } from './gradients.js';
+export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners } from './wasm-process.js';
