@@ -1,6 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { patchBackend, registerGradients } from './gradients.js';
+import { guardWasmProcessListeners } from './wasm-process.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -71,6 +72,7 @@ async function probe(name: BackendName): Promise<string> {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-wasm');
+      guardWasmProcessListeners('wasm'); // the Emscripten glue's process handlers would bury every later error
       const filled = patchBackend('wasm');
       return `XNNPACK + SIMD${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
@@ -146,3 +148,4 @@ export async function useBestBackend(prefer?: readonly BackendName[]): Promise<B
 export const activeBackend = (): string => tf.getBackend();
 
 export { ensureGradients, patchBackend, registerGradients, withSetupHint } from './gradients.js';
+export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners } from './wasm-process.js';
