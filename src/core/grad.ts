@@ -21,11 +21,11 @@ export interface Routing<R extends Registry> {
    * depends on another group is a compile error, and (for what a type cannot see: casts, `any`) a
    * run-time error on every evaluation inside a tape. `wrt` is copied and frozen here.
    */
-  readonly loss: <const D extends Trainable<R>, B, Aux = {}>(
+  readonly loss: <const W extends readonly Trainable<R>[], B, Aux = {}>(
     name: string,
-    wrt: readonly D[],
-    run: (view: View<R, NoInfer<D>>, batch: B) => readonly [Scalar<NoInfer<D>>, Aux],
-  ) => Loss<R, D, B, Aux>;
+    wrt: W & ImmutableList<W>,
+    run: (view: View<R, NoInfer<W[number]>>, batch: B) => readonly [Scalar<NoInfer<W[number]>>, Aux],
+  ) => Loss<R, W[number], B, Aux>;
   /**
    * `c₁·L₁ + c₂·L₂`: may differentiate `D₁ ∪ D₂`; each term still sees only its own groups live.
    * Linear by construction: {@link Routing.valueAndGrad} differentiates each term on its own tape
@@ -40,7 +40,7 @@ export interface Routing<R extends Registry> {
   /** `c·L`, same routing. */
   readonly scale: <D extends Trainable<R>, B, A>(l: Loss<R, D, B, A>, c: number) => Loss<R, D, B, A>;
   /** Discharges `groups` from a loss: they are detached in its view and leave its type. */
-  readonly freeze: <D extends Trainable<R>, B, A, const K extends D>(l: Loss<R, D, B, A>, groups: readonly K[]) => Loss<R, Exclude<D, K>, B, A>;
+  readonly freeze: <D extends Trainable<R>, B, A, const K extends readonly D[]>(l: Loss<R, D, B, A>, groups: K & ImmutableList<K>) => Loss<R, Exclude<D, K[number]>, B, A>;
   /**
    * Differentiates `l` w.r.t. the groups `wrt ⊆ D` at the parameters in `store`. Gradients of
    * leaves the loss does not reach are `null` (distinct from zero: AdamW skips them).
@@ -49,15 +49,26 @@ export interface Routing<R extends Registry> {
    * loss only through its view: the store itself (and anything captured from it in a closure) is
    * a constant on the tape, and so is a parameter returned in the aux.
    */
-  readonly valueAndGrad: <D extends Trainable<R>, B, Aux, const W extends D>(
+  readonly valueAndGrad: <D extends Trainable<R>, B, Aux, const W extends readonly D[]>(
     l: Loss<R, D, B, Aux>,
-    wrt: readonly W[],
-  ) => (store: Store<R>, batch: B) => ValueAndGrads<R, W, Aux>;
+    wrt: W & ImmutableList<W>,
+  ) => (store: Store<R>, batch: B) => ValueAndGrads<R, W[number], Aux>;
   /** Evaluates `l` without a tape: value and aux, all constants. */
   readonly evaluate: <D extends Trainable<R>, B, Aux>(l: Loss<R, D, B, Aux>) => (store: Store<R>, batch: B) => readonly [Scalar, Constants<Aux>];
   /** The view a loss over `live` sees: every leaf of every other group detached. */
-  readonly view: <const D extends Group<R>>(store: Store<R>, live: readonly D[]) => View<R, D>;
+  readonly view: <const D extends readonly Group<R>[]>(store: Store<R>, live: D & ImmutableList<D>) => View<R, D[number]>;
 }
+
+/**
+ * Group lists must be immutable at the type level: an inline literal or an `as const` tuple. A
+ * mutable array (`'sit'[]`, or a mutable tuple `['sit']`) is refused at compile time, because array
+ * covariance would let its value (widened and pushed through an alias) name more groups than its
+ * type. Every list is also copied, validated and frozen when a loss is built.
+ * @category utility types
+ */
+export type ImmutableList<A> = A extends unknown[]
+  ? { readonly 'group lists must be readonly: write them inline or `as const`': never }
+  : unknown;
 
 /** Keeps every tensor inside an arbitrary aux value (so it survives the tape's tidy). */
 function keepAll(x: unknown): void {
@@ -154,11 +165,11 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
     for (const k of keys) if (!groups.includes(k)) throw new Error(`store has unknown group '${k}' (registry: ${groups.join(', ')})`);
     for (const t of tensorsIn(store)) checkDeps(t, [], 'valueAndGrad: a store leaf');
   };
-  const view = <D extends Group<R>>(store: Store<R>, live: readonly D[]): View<R, D> => {
+  const view = <D extends readonly Group<R>[]>(store: Store<R>, live: D & ImmutableList<D>): View<R, D[number]> => {
     const l = groupList('view', live, groups, true);
     const out: Record<string, unknown> = {};
     for (const g of groups) out[g] = l.includes(g) ? (store as Record<string, unknown>)[g] : detachAll((store as Record<string, unknown>)[g]);
-    return out as View<R, D>;
+    return out as View<R, D[number]>;
   };
 
   type AnyRun = (v: unknown, b: unknown) => readonly [Scalar<string>, unknown];
@@ -308,7 +319,7 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
 
   const api: Routing<R> = {
     spec,
-    view,
+    view: view as Routing<R>["view"],
     loss: (name, wrt, run) => mk(name, wrt, run as unknown as AnyRun) as never,
     sum: (a, b, name) => {
       const la = checkLoss(a[0], 'sum'), lb = checkLoss(b[0], 'sum');

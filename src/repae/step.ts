@@ -104,7 +104,8 @@ function clipJointly(trees: readonly unknown[], maxNorm: number): readonly [Grad
   const out: GradLeaf[][] = [];
   let i = 0;
   for (const f of flat) { out.push(clipped.slice(i, i + f.length)); i += f.length; }
-  return [out, s.norm as T<never>] as const;
+  if (s.norm === null) throw new Error('clipJointly: clipByGlobalNorm reported no norm');
+  return [out, s.norm] as const;
 }
 
 /**
