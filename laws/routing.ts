@@ -1,8 +1,8 @@
 /** @file Routing laws: linearity by group, and no gradient outside a loss's `wrt`. */
-import type { Registry, Store } from '../src/core/groups.js';
+import type { Registry, Store, Trainable } from '../src/core/groups.js';
 import type { Routing } from '../src/core/grad.js';
 import type { AnyLoss } from '../src/core/loss.js';
-import { add, mul, read } from '../src/core/ops/index.js';
+import { add, mul, read, scalar, sum } from '../src/core/ops/index.js';
 import { dispose } from '../src/core/scope.js';
 import type { T } from '../src/core/tensor.js';
 import { gradientsWrt } from '../src/core/testing.js';
@@ -72,5 +72,29 @@ export function leakedGroups<R extends Registry, B>(routing: Routing<R>, l: AnyL
     if (!wrt.includes(group) && grads[i] != null) leaked.push(f.path);
   });
   dispose([value, grads]);
+  return leaked;
+}
+
+/**
+ * The closure law: a loss over `groups` whose value reads the parameters through a **closure over
+ * the store** (`capture(store)`, e.g. `s => [s.vae.w]`) instead of its view receives no gradient
+ * from those reads: the store is a constant on the tape (valueAndGrad differentiates fresh
+ * identities reached only through the view). Returns the groups whose gradient is not null (empty = holds).
+ * @category laws
+ */
+export async function closureGradientLeak<R extends Registry, B>(
+  routing: Routing<R>,
+  groups: readonly Trainable<R>[],
+  store: Store<R>,
+  batch: B,
+  capture: (store: Store<R>) => readonly T<never>[],
+): Promise<string[]> {
+  const l = routing.loss('closure-law', groups as never, () => {
+    const parts = capture(store).map((t) => sum(mul(t, t)));
+    return [parts.reduce((a: T<never>, b) => add(a, b), scalar(0)), {}] as const;
+  });
+  const [v, g] = routing.valueAndGrad(l as never, groups as never)(store, batch as never) as readonly [T<never>, Record<string, unknown>, unknown];
+  const leaked = groups.filter((k) => constantLeaves(g[k]).some((x) => x !== null));
+  dispose([v, g]);
   return leaked;
 }
