@@ -32,7 +32,7 @@ const jointWith = (forge: (z: T<'vae'>) => T<never>): Loss<Toy, 'sit' | 'vae', T
   });
 
 describeEachBackend('forgeries refused at run time', () => {
-  it('a cast, `any`, Object.assign, a Proxy, a prototype and array covariance are refused at run time', () => {
+  it('a cast, `any`, Object.assign, a Proxy, a prototype, array covariance and method bivariance are refused at run time', () => {
     const store = mkStore(), batch = mkBatch();
     const forgeries: Record<string, (z: T<'vae'>) => T<never>> = {
       cast: (z) => z as unknown as T<never>,
@@ -47,6 +47,12 @@ describeEachBackend('forgeries refused at run time', () => {
         return held[0]!;
       },
       unknownRoundTrip: (z) => { const u: unknown = z; return u as T<never>; },
+      methodBivariance: (z) => {
+        // method syntax is bivariant: a consumer of constants is accepted where live tensors are passed
+        const c: { f(x: T<never>): T<never> } = { f: (x) => mul(x, 1) };
+        const wide: { f(x: T<'vae'>): T<never> } = c;
+        return wide.f(z);
+      },
     };
     for (const [name, forge] of Object.entries(forgeries))
       expect(() => toy.valueAndGrad(jointWith(forge), ['sit', 'vae'])(store, batch), name).toThrow(/loss 'sitOnLatent': the value depends at run time on \[vae\]/);
