@@ -1,6 +1,11 @@
 /** @file Law support: differentiate a typed function of one tensor, on a trusted tape. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
-import { raw, seed, tag, withTape } from './internal.js';
+import { raw, seed, tag, tracking, withTape } from './internal.js';
+
+/** Law helpers run outside any tape: inside one, their constant results could launder a live value. */
+function outsideTapes(what: string): void {
+  if (tracking()) throw new Error(`${what}: not available inside a valueAndGrad tape (its results are constants)`);
+}
 import { sum } from './ops/reduce.js';
 import type { T } from './tensor.js';
 
@@ -13,6 +18,7 @@ import type { T } from './tensor.js';
  * @category transforms
  */
 export function gradOf<G extends string>(f: (x: T<G>) => T<string>, x: T<never>, group: G): readonly [T<never>, T<never>] {
+  outsideTapes('gradOf');
   return withTape(() => {
     const fresh = tf.reshape(raw(x), [...x.shape]);
     seed(fresh, group);
@@ -33,6 +39,7 @@ export function gradOf<G extends string>(f: (x: T<G>) => T<string>, x: T<never>,
  * @category transforms
  */
 export function gradientsWrt(f: () => T<string>, xs: readonly T<never>[]): { readonly value: T<never>; readonly grads: readonly (T<never> | null)[] } {
+  outsideTapes('gradientsWrt');
   const { value, grads } = tf.engine().gradients(() => raw(f()), xs.map(raw), undefined, true);
   return { value: tag<never>(value), grads: grads.map((g) => (g == null ? null : tag<never>(g))) };
 }

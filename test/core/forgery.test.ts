@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { describeEachBackend } from '../helpers/backends.js';
 import {
-  add, constant, dispose, keep, fromTensor, isConstant, mean, mul, numTensors, stopGradient, sum, tensor, toTensor, zerosLike,
+  add, constant, dispose, gradientsWrt, gradOf, keep, fromTensor, isConstant, mean, mul, numTensors, stopGradient, sum, tensor, toTensor, zerosLike,
   type Loss, type Store, type T,
 } from '../../src/core/index.js';
 import { alignToy, D, N, regToy, sitToy, toy, type Toy, type ToyBatch } from '../helpers/toy.js';
