@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Registry, Store } from '../src/core/groups.js';
 import type { Routing } from '../src/core/grad.js';
 import type { AnyLoss } from '../src/core/loss.js';
-import { disposeTree } from '../src/core/tree.js';
+import { dispose } from '../src/core/scope.js';
 import { leakedGroups, routingDeviation } from './routing.js';
 import { tensorsLeaked } from './memory.js';
 
@@ -49,8 +49,8 @@ export async function checkRouting<R extends Registry, B, SD, BD>(
         const dev = await routingDeviation(routing, terms, combined, store, batch);
         return dev <= (o.tol ?? 1e-4);
       } finally {
-        disposeTree(store);
-        disposeTree(batch);
+        dispose(store);
+        dispose(batch);
       }
     }),
     params(o),
@@ -74,8 +74,8 @@ export async function checkNoGradOutsideWrt<R extends Registry, B, SD, BD>(
       try {
         return leakedGroups(routing, l, store, batch).length === 0;
       } finally {
-        disposeTree(store);
-        disposeTree(batch);
+        dispose(store);
+        dispose(batch);
       }
     }),
     params(o),

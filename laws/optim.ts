@@ -1,5 +1,8 @@
 /** @file Optimizer laws: AdamW closed form, chain associativity, partition = per-group by hand. */
-import * as tf from '@tensorflow/tfjs-core';
+import { add, read, scalar } from '../src/core/ops/index.js';
+import { dispose } from '../src/core/scope.js';
+import type { T } from '../src/core/tensor.js';
+import { tensorsIn } from '../src/core/tree.js';
 import type { AdamWConfig, GradientTransformation, GradLeaf } from '../src/train/optim.js';
 import { chain } from '../src/train/optim.js';
 
@@ -25,30 +28,28 @@ export function adamClosedForm(p: number, g: number, steps: number, c: AdamWConf
  * @category laws
  */
 export async function runOptimizer<S>(opt: GradientTransformation<S>, ps: readonly number[], gs: readonly (number | null)[], steps: number): Promise<number[]> {
-  let params: tf.Tensor[] = ps.map((p) => tf.scalar(p));
+  let params: T<never>[] = ps.map((p) => scalar(p));
   let state = opt.init(params);
   for (let t = 0; t < steps; t++) {
-    const grads: GradLeaf[] = gs.map((g) => (g === null ? null : tf.scalar(g)));
+    const grads: GradLeaf[] = gs.map((g) => (g === null ? null : scalar(g)));
     const [upd, next] = opt.update(grads, state, params);
-    const np = params.map((p, i) => (upd[i] == null ? p : tf.add(p, upd[i] as tf.Tensor)));
-    const keep = new Set<tf.Tensor>([...np]);
+    const np = params.map((p, i) => {
+      const u = upd[i] ?? null;
+      return u === null ? p : add(p, u);
+    });
+    const keep = new Set<T<string>>([...np]);
     const oldState = state;
     state = next;
     const stillUsed = new Set(collect(state));
-    for (const t2 of [...params, ...grads, ...upd, ...collect(oldState)]) if (t2 !== null && !keep.has(t2) && !stillUsed.has(t2) && !t2.isDisposed) t2.dispose();
+    for (const t2 of [...params, ...grads, ...upd, ...collect(oldState)]) if (t2 !== null && !keep.has(t2) && !stillUsed.has(t2) && !t2.isDisposed) dispose(t2);
     params = np;
   }
-  const out = await Promise.all(params.map(async (p) => (await p.data())[0] as number));
-  tf.dispose([...params, ...collect(state)]);
+  const out = await Promise.all(params.map(async (p) => (await read(p))[0] as number));
+  dispose([params, collect(state)]);
   return out;
 }
 
-function collect(x: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
-  if (x instanceof tf.Tensor) out.push(x);
-  else if (Array.isArray(x)) x.forEach((c) => collect(c, out));
-  else if (typeof x === 'object' && x !== null) Object.values(x).forEach((c) => collect(c, out));
-  return out;
-}
+const collect = (x: unknown): T<string>[] => tensorsIn(x);
 
 /** `chain(chain(a,b),c)` and `chain(a,chain(b,c))` give the same parameters. Returns the max difference. @category laws */
 export async function chainAssociativity<A, B, C>(

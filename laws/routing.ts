@@ -1,14 +1,17 @@
 /** @file Routing laws: linearity by group, and no gradient outside a loss's `wrt`. */
-import * as tf from '@tensorflow/tfjs-core';
-import type { Registry, Store } from '../src/core/groups.js';
+import type { Registry, Store, Trainable } from '../src/core/groups.js';
 import type { Routing } from '../src/core/grad.js';
 import type { AnyLoss } from '../src/core/loss.js';
-import { flatten, tensorsIn } from '../src/core/tree.js';
+import { add, mul, read, scalar, sum } from '../src/core/ops/index.js';
+import { dispose } from '../src/core/scope.js';
+import type { T } from '../src/core/tensor.js';
+import { gradientsWrt } from '../src/core/testing.js';
+import { constantLeaves, flatten } from '../src/core/tree.js';
 
-const maxAbsDiff = async (a: tf.Tensor | null, b: tf.Tensor | null): Promise<number> => {
+const maxAbsDiff = async (a: T<never> | null, b: T<never> | null): Promise<number> => {
   if (a === null && b === null) return 0;
-  const x = a === null ? new Float32Array(b!.size) : await a.data();
-  const y = b === null ? new Float32Array(a!.size) : await b.data();
+  const x = a === null ? new Float32Array(b!.size) : await read(a);
+  const y = b === null ? new Float32Array(a!.size) : await read(b);
   let m = 0;
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs((x[i] as number) - (y[i] as number)));
   return m;
@@ -28,27 +31,27 @@ export async function routingDeviation<R extends Registry, B>(
   batch: B,
 ): Promise<number> {
   const groups = combined.wrt;
-  const [v, g] = routing.valueAndGrad(combined as never, groups as never)(store, batch as never) as readonly [tf.Tensor, unknown, unknown];
+  const [v, g] = routing.valueAndGrad(combined as never, groups as never)(store, batch as never) as readonly [T<never>, unknown, unknown];
   let worst = 0;
   for (const K of groups) {
-    const lhs = flatten((g as Record<string, unknown>)[K]).map((l) => l.leaf);
-    const acc: (tf.Tensor | null)[] = lhs.map(() => null);
+    const lhs = constantLeaves((g as Record<string, unknown>)[K]);
+    const acc: (T<never> | null)[] = lhs.map(() => null);
     for (const [l, c] of terms) {
       if (!(l.wrt as readonly string[]).includes(K)) continue;
-      const [vi, gi] = routing.valueAndGrad(l as never, [K] as never)(store, batch as never) as readonly [tf.Tensor, unknown, unknown];
-      flatten((gi as Record<string, unknown>)[K]).forEach((leaf, j) => {
-        if (leaf.leaf === null) return;
-        const scaled = tf.mul(leaf.leaf, c);
+      const [vi, gi] = routing.valueAndGrad(l as never, [K] as never)(store, batch as never) as readonly [T<never>, unknown, unknown];
+      constantLeaves((gi as Record<string, unknown>)[K]).forEach((leaf, j) => {
+        if (leaf === null) return;
+        const scaled = mul(leaf, c);
         const prev = acc[j] ?? null;
-        acc[j] = prev === null ? scaled : tf.add(prev, scaled);
-        if (prev !== null) { prev.dispose(); scaled.dispose(); }
+        acc[j] = prev === null ? scaled : add(prev, scaled);
+        if (prev !== null) dispose([prev, scaled]);
       });
-      tf.dispose([vi, ...tensorsIn(gi)]);
+      dispose([vi, gi]);
     }
     for (let j = 0; j < lhs.length; j++) worst = Math.max(worst, await maxAbsDiff(lhs[j] ?? null, acc[j] ?? null));
-    tf.dispose(acc.filter((x): x is tf.Tensor => x !== null));
+    dispose(acc);
   }
-  tf.dispose([v, ...tensorsIn(g)]);
+  dispose([v, g]);
   return worst;
 }
 
@@ -59,23 +62,39 @@ export async function routingDeviation<R extends Registry, B>(
  * @category laws
  */
 export function leakedGroups<R extends Registry, B>(routing: Routing<R>, l: AnyLoss<R, B>, store: Store<R>, batch: B): string[] {
-  const all = flatten(store);
-  const xs = all.flatMap((f) => (f.leaf === null ? [] : [f.leaf]));
-  const { value, grads } = tf.engine().gradients(
-    () => {
-      const [v] = l.run(routing.view(store, l.wrt) as never, batch);
-      return v;
-    },
-    xs,
-    undefined,
-    true,
-  );
+  const paths = flatten(store).map((f) => f.path);
+  const all = constantLeaves(store).flatMap((leaf, i) => (leaf === null ? [] : [{ path: paths[i] as string, leaf }]));
+  const { value, grads } = gradientsWrt(() => l.run(routing.view(store, l.wrt) as never, batch)[0], all.map((f) => f.leaf));
   const wrt = l.wrt as readonly string[];
   const leaked: string[] = [];
   all.forEach((f, i) => {
     const group = f.path.split('.')[0] as string;
     if (!wrt.includes(group) && grads[i] != null) leaked.push(f.path);
   });
-  tf.dispose([value, ...grads.filter((x): x is tf.Tensor => x != null)]);
+  dispose([value, grads]);
+  return leaked;
+}
+
+/**
+ * The closure law: a loss over `groups` whose value reads the parameters through a **closure over
+ * the store** (`capture(store)`, e.g. `s => [s.vae.w]`) instead of its view receives no gradient
+ * from those reads: the store is a constant on the tape (valueAndGrad differentiates fresh
+ * identities reached only through the view). Returns the groups whose gradient is not null (empty = holds).
+ * @category laws
+ */
+export async function closureGradientLeak<R extends Registry, B>(
+  routing: Routing<R>,
+  groups: readonly Trainable<R>[],
+  store: Store<R>,
+  batch: B,
+  capture: (store: Store<R>) => readonly T<never>[],
+): Promise<string[]> {
+  const l = routing.loss('closure-law', groups as never, () => {
+    const parts = capture(store).map((t) => sum(mul(t, t)));
+    return [parts.reduce((a: T<never>, b) => add(a, b), scalar(0)), {}] as const;
+  });
+  const [v, g] = routing.valueAndGrad(l as never, groups as never)(store, batch as never) as readonly [T<never>, Record<string, unknown>, unknown];
+  const leaked = groups.filter((k) => constantLeaves(g[k]).some((x) => x !== null));
+  dispose([v, g]);
   return leaked;
 }

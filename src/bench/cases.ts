@@ -6,7 +6,7 @@
  */
 import { defineRegistry } from '../core/grad.js';
 import type { Registry } from '../core/groups.js';
-import { matMul, mean, square, tensor } from '../core/ops/index.js';
+import { matMul, mean, read, square, tensor } from '../core/ops/index.js';
 import { fold, key as rngKey, normal, normalArray, uniformArray, type Key } from '../core/rng.js';
 import { dispose } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
@@ -143,9 +143,9 @@ export function matmulCase(n = 1024): BenchSpec {
         async run() {
           const c = matMul(a, b);
           try {
-            await c.data();
+            await read(c);
           } finally {
-            c.dispose();
+            dispose(c);
           }
         },
         dispose: () => dispose([a, b]),
@@ -191,8 +191,8 @@ export function sitBlockCase(opts: { readonly hidden?: number; readonly heads?: 
         async run() {
           const [value, grads] = vg(store, { x, c });
           try {
-            await value.data();
-            for (const g of tensorsIn(grads)) await g.data();
+            await read(value);
+            for (const g of tensorsIn(grads)) await read(g);
           } finally {
             dispose([value, grads]);
           }

@@ -84,7 +84,7 @@ export async function encodeCommand(argv: readonly string[]): Promise<number> {
     }
     bar.finish();
     if (parts.length === 0) throw new UsageError(`--data '${src.name}' holds no images`);
-    const all = parts.length === 1 ? (parts[0] as T<never>) : concat(parts, 0);
+    const all = parts.length === 1 ? parts[0]! : concat(parts, 0);
     const shape = all.shape as [number, number, number, number];
     const data = await read(all);
     if (all !== parts[0]) dispose(all);

@@ -1,5 +1,4 @@
 /** @file The group registry: one type keys the store, views, gradients, optimizer table and checkpoint sections. */
-import type { Tensor } from '@tensorflow/tfjs-core';
 import type { T } from './tensor.js';
 
 /**
@@ -49,7 +48,7 @@ export type View<R extends Registry, D extends string> = {
 };
 
 /** Replaces tensor leaves by `T<never> | null` (null = not reached by the loss). @category utility types */
-export type GradTree<X> = X extends Tensor
+export type GradTree<X> = X extends T<string>
   ? T<never> | null
   : X extends readonly unknown[]
     ? { readonly [I in keyof X]: GradTree<X[I]> }

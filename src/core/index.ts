@@ -9,3 +9,4 @@ export * as rng from './rng.js';
 export type { Key } from './rng.js';
 export * from './ops/index.js';
 export * from './scope.js';
+export * from './testing.js';

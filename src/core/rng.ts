@@ -1,5 +1,6 @@
 /** @file Explicit PRNG keys (JAX style): no global randomness; the same key always gives the same numbers. */
 import * as tf from '@tensorflow/tfjs-core';
+import { tag } from './internal.js';
 import type { T } from './tensor.js';
 
 /**
@@ -61,11 +62,11 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
 
 /** Uniform [0, 1) float32 tensor of `shape` (a constant). @category constructors */
 export const uniform = (k: Key, shape: readonly number[]): T<never> =>
-  tf.tensor(Float32Array.from(uniformArray(k, size(shape))), [...shape], 'float32') as T<never>;
+  tag<never>(tf.tensor(Float32Array.from(uniformArray(k, size(shape))), [...shape], 'float32'));
 
 /** Standard-normal float32 tensor of `shape` (a constant). @category constructors */
 export const normal = (k: Key, shape: readonly number[]): T<never> =>
-  tf.tensor(Float32Array.from(normalArray(k, size(shape))), [...shape], 'float32') as T<never>;
+  tag<never>(tf.tensor(Float32Array.from(normalArray(k, size(shape))), [...shape], 'float32'));
 
 /** A deterministic permutation of `0..n-1` (Fisher–Yates) from a key. @category constructors */
 export function permutation(k: Key, n: number): number[] {

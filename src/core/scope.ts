@@ -1,5 +1,6 @@
 /** @file Memory scopes: thin typed wrappers over tfjs `tidy`, `keep` and `dispose`. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
+import { raw } from './internal.js';
 import { tensorsIn } from './tree.js';
 
 /**
@@ -11,14 +12,14 @@ export function tidy<X>(f: () => X): X {
   let out: X | undefined;
   tf.tidy(() => {
     out = f();
-    return tensorsIn(out);
+    return tensorsIn(out).map(raw);
   });
   return out as X;
 }
 
 /** Disposes every tensor inside any value (trees, arrays, records); other values are ignored. @category utility types */
 export function dispose(x: unknown): void {
-  for (const t of tensorsIn(x)) if (!t.isDisposed) t.dispose();
+  for (const t of tensorsIn(x)) if (!t.isDisposed) raw(t).dispose();
 }
 
 /** The number of live tensors (tfjs `memory().numTensors`), for leak checks. @category utility types */
@@ -31,5 +32,11 @@ export const numTensors = (): number => tf.memory().numTensors;
  */
 export function releaseOld(old: unknown, next: unknown): void {
   const keep = new Set(tensorsIn(next));
-  for (const t of tensorsIn(old)) if (!keep.has(t) && !t.isDisposed) t.dispose();
+  for (const t of tensorsIn(old)) if (!keep.has(t) && !t.isDisposed) raw(t).dispose();
+}
+
+/** Keeps every tensor inside `x` alive past the enclosing {@link tidy} (tfjs `keep`). @category utility types */
+export function keep<X>(x: X): X {
+  for (const t of tensorsIn(x)) tf.keep(raw(t));
+  return x;
 }

@@ -1,5 +1,6 @@
 /** @file stopGradient: the one primitive that discharges groups from a tensor's type. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
+import { raw, tag } from './internal.js';
 import type { T } from './tensor.js';
 
 /**
@@ -16,6 +17,6 @@ import type { T } from './tensor.js';
  */
 export function stopGradient<G extends string>(x: T<G>): T<never> {
   // reshape, not clone: a zero-copy view on every backend (wasm's Identity kernel copies the buffer).
-  const f = tf.customGrad(() => ({ value: tf.reshape(x as tf.Tensor, x.shape), gradFunc: () => [] })) as unknown as () => tf.Tensor;
-  return f() as T<never>;
+  const f = tf.customGrad(() => ({ value: tf.reshape(raw(x), [...x.shape]), gradFunc: () => [] })) as unknown as () => tf.Tensor;
+  return tag<never>(f());
 }

@@ -1,4 +1,5 @@
 /** @file Batched VAE encoding of host uint8 images and decoding of latents back to host uint8 images (NHWC). */
+import { toTensor } from '../core/tensor.js';
 import { tensor } from '../core/ops/index.js';
 import type { Key } from '../core/rng.js';
 import { dispose, tidy } from '../core/scope.js';
@@ -53,7 +54,7 @@ export function encodeImages(vae: VaeParams<never>, pixels: Uint8Array, shape: r
 export async function decodeToUint8(vae: VaeParams<never>, z: T<never>, denormalize?: LatentStats): Promise<{ readonly data: Uint8Array; readonly shape: readonly [number, number, number, number] }> {
   const img = tidy(() => vaeDecode(vae, denormalize === undefined ? z : denormalizeLatents(z, denormalize)));
   try {
-    return await imagesToUint8(img);
+    return await imagesToUint8(toTensor(img));
   } finally {
     dispose(img);
   }

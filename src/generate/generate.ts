@@ -5,6 +5,7 @@
  * run resumes where it stopped), then assembled into an ADM-layout `.npz` (`arr_0`, uint8 NHWC)
  * and a PNG grid.
  */
+import { toTensor } from '../core/tensor.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fold, key as rngKey, normal, uniformArray, type Key } from '../core/rng.js';
@@ -220,7 +221,7 @@ async function sampleBatch(
     else x0 = await eulerSampler(model, xT, labels, { numSteps: plan.numSteps, heun: plan.sampler === 'heun', guidance, onStep });
     const z = x0;
     img = tidy(() => vaeDecode(m.vae, denormalizeLatents(z, m.stats)));
-    return (await imagesToUint8(img)).data;
+    return (await imagesToUint8(toTensor(img))).data;
   } finally {
     dispose([xT, x0, img]);
   }

@@ -4,6 +4,7 @@
  * the SiT configuration inferred from a state dict; the latent statistics of the EMA BatchNorm
  * (spec §5.7, gotcha 4); VAEs in the official and the diffusers layout.
  */
+import { read } from '../core/ops/create.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { add, div, mul, sub, tensor } from '../core/ops/index.js';
@@ -52,7 +53,7 @@ export interface LatentStats {
  * @category io
  */
 export async function latentStatsFromBn(bn: BatchNormState): Promise<LatentStats> {
-  const v = await bn.runningVar.data(), m = await bn.runningMean.data();
+  const v = await read(bn.runningVar), m = await read(bn.runningMean);
   return { scale: Float32Array.from(v, (x) => Math.fround(1 / Math.sqrt(x))), bias: Float32Array.from(m) };
 }
 

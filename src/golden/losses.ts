@@ -3,6 +3,7 @@
  * discriminator modes of `ReconstructionLoss_Single_Stage` (L1 + LPIPS + KL + GAN, hinge), their
  * loss dicts, gradients and discriminator BatchNorm buffers, and the LPIPS per-layer maps.
  */
+import { isTensor } from '../core/tree.js';
 import { defineRegistry } from '../core/grad.js';
 import type { Registry } from '../core/groups.js';
 import { dispose, tidy } from '../core/scope.js';
@@ -205,7 +206,7 @@ async function dictChecks<D extends VaeLossDict | DiscLossDict>(
     if (meta[name] === undefined) continue;
     const v = dict[k] as unknown;
     const ref = fx.st.entries.get(name)?.data[0] as number;
-    const ours = typeof v === 'number' ? v : ((await read(v as T<never>))[0] as number);
+    const ours = typeof v === 'number' ? v : isTensor(v) ? ((await read(v))[0] as number) : NaN;
     out.push(scalarCheck(name, ours, ref, FORWARD_TOL));
   }
   return out;

@@ -1,7 +1,7 @@
 /** @file Checker of the `repae_step` fixture (G): two full REPA-E iterations from the official initial states. */
-import * as tf from '@tensorflow/tfjs-core';
 import { key } from '../core/rng.js';
-import { releaseOld } from '../core/scope.js';
+import { releaseOld, tidy } from '../core/scope.js';
+import { div, intTensor, reshape, sub, tensor, transpose } from '../core/ops/index.js';
 import type { T } from '../core/tensor.js';
 import type { SafeEntry } from '../io/safetensors.js';
 import { discriminatorFromStateDict, discriminatorToStateDict } from '../io/statedict/discriminator.js';
@@ -34,7 +34,7 @@ function get(fx: Fixture, name: string): SafeEntry {
 
 /** Uint8 NCHW raw images → NHWC floats in [−1, 1] (official `raw/127.5 − 1`). */
 function processedImages(e: SafeEntry): T<never> {
-  return tf.tidy(() => tf.sub(tf.div(tf.transpose(tf.tensor(Float32Array.from(e.data), [...e.shape]), [0, 2, 3, 1]), 127.5), 1)) as T<never>;
+  return tidy(() => sub(div(transpose(tensor(Float32Array.from(e.data), [...e.shape]), [0, 2, 3, 1]), 127.5), 1));
 }
 
 /**
@@ -104,12 +104,12 @@ export async function checkRepaeStepFixture(fx: Fixture): Promise<TensorCheck[]>
     const p = `step${k}.`;
     const batch = {
       x: processedImages(get(fx, `${p}in.raw_image`)),
-      y: tf.tensor1d(Array.from(get(fx, `${p}in.labels`).data), 'int32') as T<never>,
+      y: intTensor(Array.from(get(fx, `${p}in.labels`).data)),
       zs: [...fx.st.entries.keys()].filter((n) => n.startsWith(`${p}in.zs.`)).sort().map((n) => entryTensor(get(fx, n))),
     };
     const inject = {
       posteriorEps: entryTensor(get(fx, `${p}inject.posterior_eps`), true),
-      t: tf.tidy(() => tf.reshape(entryTensor(get(fx, `${p}inject.time_input`)), [-1])) as T<never>,
+      t: tidy(() => reshape(entryTensor(get(fx, `${p}inject.time_input`)), [-1])),
       noise: entryTensor(get(fx, `${p}inject.noises`), true),
       labelDropRand: entryTensor(get(fx, `${p}inject.label_drop_rand`)),
     };

@@ -13,7 +13,7 @@ import type { T } from '../core/tensor.js';
 import { sitFromStateDict, sitKeySpecs, sitToStateDict } from '../io/statedict/sit.js';
 import type { BatchNormState } from '../nn/batch-norm.js';
 import type { SitConfig } from '../models/sit/config.js';
-import { labelDropMask, sitInference, sitLosses } from '../models/sit/forward.js';
+import { labelDropMask, sitInference, sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../models/sit/forward.js';
 import type { PathType } from '../models/sit/interpolant.js';
 import type { Projectors, SitParams, SitWeights } from '../models/sit/params.js';
 import {
@@ -112,8 +112,9 @@ export const checkSitFixture: FixtureChecker = async (fx) => {
 
       // (1) training forward + every gradient.
       const trainLoss = routing.loss('sit-train', ['sit', 'proj', 'lat'], (v, b: Batch) => {
-        const r = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'train', trace: true });
-        return [add(mean(r.denoisingLoss as T<'sit' | 'proj' | 'lat'>), mul(r.projLoss, coef)), r] as const;
+        const r = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'train', trace: true, unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION });
+        if (r.denoisingLoss === null) throw new Error('sit fixture: no denoising loss');
+        return [add(mean(r.denoisingLoss), mul(r.projLoss, coef)), r] as const;
       });
       const [loss, g, r] = routing.valueAndGrad(trainLoss, ['sit', 'proj', 'lat'])(store, batch);
       owned.push(loss, g, r);
@@ -140,8 +141,9 @@ export const checkSitFixture: FixtureChecker = async (fx) => {
       put('bn_after_train.running_mean', await read(r.bn.runningMean));
       put('bn_after_train.running_var', await read(r.bn.runningVar));
       put('bn_after_train.num_batches_tracked', [r.bn.numBatchesTracked]);
-      if (batch.rand !== undefined) {
-        const mask = tidy(() => cast(labelDropMask(batch.rand as T<never>, cfg.classDropoutProb), 'int32'));
+      const rand = batch.rand;
+      if (rand !== undefined) {
+        const mask = tidy(() => cast(labelDropMask(rand, cfg.classDropoutProb), 'int32'));
         owned.push(mask);
         put('inject.label_drop_mask', await read(mask));
       }
@@ -151,7 +153,7 @@ export const checkSitFixture: FixtureChecker = async (fx) => {
 
       // d proj_loss / dx in train mode.
       const trainProj = routing.loss('sit-train-proj', ['lat'], (v, b: Batch) => {
-        const rr = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'train' });
+        const rr = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'train', unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION });
         return [rr.projLoss, {}] as const;
       });
       const [pLoss, gp] = routing.valueAndGrad(trainProj, ['lat'])(store, batch);

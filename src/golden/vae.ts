@@ -7,7 +7,7 @@ import type { Registry } from '../core/groups.js';
 import { read, zerosLike } from '../core/ops/create.js';
 import { dispose, tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
-import { mapTree } from '../core/tree.js';
+import { constantLeaves, isTensor, mapTree } from '../core/tree.js';
 import { vaeConfigFromStateDict, vaeFromStateDict, vaeStateDictSpec, vaeToStateDict } from '../io/statedict/vae.js';
 import type { SafeEntry } from '../io/safetensors.js';
 import { l1Loss } from '../losses/vae.js';
@@ -116,7 +116,7 @@ export const checkVaeFixture: FixtureChecker = async (fx) => {
       return { encoderOut, pqc, mid: decoderMid(vae.decoder, pqc) };
     });
     live.push(traces);
-    const filled = tidy(() => mapTree(vae, (p, path) => leafAt(grads.vae, path) ?? zerosLike(p as T<never>)));
+    const filled = tidy(() => mapTree(vae, (p, path) => leafAt(grads.vae, path) ?? zerosLike(p!)));
     live.push(filled);
 
     const out: [string, T<string>][] = [
@@ -153,5 +153,5 @@ export const checkVaeFixture: FixtureChecker = async (fx) => {
 function leafAt(tree: unknown, path: string): T<never> | null {
   let node: unknown = tree;
   for (const k of path.split('.')) node = node === null || node === undefined ? undefined : (node as Record<string, unknown>)[k];
-  return (node ?? null) as T<never> | null;
+  return isTensor(node) ? (constantLeaves(node)[0] ?? null) : null;
 }

@@ -9,7 +9,7 @@ import {
   decodeSafeEntry, parseSafetensorsHeader, SafetensorsError, safetensorsHeaderLength, safetensorsParts,
   type SafeDtype, type SafeEntry, type SafeFile, type SafeWriteEntry,
 } from './safetensors.js';
-import type { T } from '../core/tensor.js';
+import { fromTensor, type T } from '../core/tensor.js';
 
 /**
  * Reads a tensor back to the host as a safetensors entry (awaits `tensor.data()`; creates no
@@ -70,7 +70,7 @@ export function fromSafeEntry(e: SafeEntry | SafeWriteEntry, opts: { readonly dt
       }
     }
   }
-  return tf.tensor(data, [...e.shape], target) as T<never>;
+  return fromTensor(tf.tensor(data, [...e.shape], target));
 }
 
 /** Reads exactly `len` bytes at `pos`, or throws a truncation error. */

@@ -1,4 +1,6 @@
 /** @file Metric inputs: tracked tensors or host arrays with a shape, read to the host once. */
+import { read } from '../core/ops/create.js';
+import { isTensor as isTreeTensor } from '../core/tree.js';
 import type { T } from '../core/tensor.js';
 
 /** Values on the host with their shape (row-major), e.g. `{ data: Float32Array, shape: [n, d] }`. @category metrics */
@@ -15,7 +17,7 @@ export class MetricInputError extends Error {
   override readonly name = 'MetricInputError';
 }
 
-const isTensor = (x: MetricInput): x is T<string> => typeof (x as { dataSync?: unknown }).dataSync === 'function';
+const isTensor = (x: MetricInput): x is T<string> => isTreeTensor(x);
 
 /**
  * Reads a metric input to the host (creates no tensors) and checks its rank when `rank` is given.
@@ -24,7 +26,7 @@ const isTensor = (x: MetricInput): x is T<string> => typeof (x as { dataSync?: u
 export async function toHost(x: MetricInput, what: string, rank?: number): Promise<HostArray & { readonly shape: readonly number[] }> {
   const shape = [...x.shape];
   if (rank !== undefined && shape.length !== rank) throw new MetricInputError(`${what}: expected rank ${rank}, got shape [${shape.join(', ')}]`);
-  const data = isTensor(x) ? ((await x.data()) as Float32Array) : x.data;
+  const data = isTensor(x) ? await read(x) : x.data;
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new MetricInputError(`${what}: ${data.length} values for shape [${shape.join(', ')}]`);
   return { data, shape };

@@ -12,7 +12,7 @@ import { add, mul, rsqrt, sub } from '../core/ops/elementwise.js';
 import { mean } from '../core/ops/reduce.js';
 import { concat, pad, reshape } from '../core/ops/shape.js';
 import { normalArray, split, type Key } from '../core/rng.js';
-import { tidy } from '../core/scope.js';
+import { dispose, tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
 import type { LinearParams } from '../nn/linear.js';
 
@@ -276,7 +276,7 @@ export function inceptionBlocks<G extends string, X extends string>(
 export function inceptionFeatures<G extends string, X extends string>(p: FoldedInceptionParams<G>, x: T<X>, opts: InceptionOptions = {}): T<G | X> {
   const dims = opts.dims ?? 2048;
   const blocks = inceptionBlocks(p, x, { ...opts, upTo: dims });
-  for (const [k, t] of Object.entries(blocks)) if (Number(k) !== dims) t.dispose();
+  for (const [k, t] of Object.entries(blocks)) if (Number(k) !== dims) dispose(t);
   const f = blocks[dims];
   if (f === undefined) throw new Error(`inceptionFeatures: no block of width ${dims}`);
   return f;

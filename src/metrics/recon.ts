@@ -3,7 +3,7 @@
  * K2 = 0.03, per channel, 'valid' filtering as in Wang et al.'s reference `ssim.m`) and an LPIPS
  * hook. Images are NHWC; host float64 math.
  */
-import { slice, tensor } from '../core/ops/index.js';
+import { read, slice, tensor } from '../core/ops/index.js';
 import { dispose } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
 import { MetricInputError, toHost, type MetricInput } from './host.js';
@@ -180,7 +180,7 @@ export async function reconstructionMetrics(x: MetricInput, xHat: MetricInput, o
       let d: T<string> | undefined;
       try {
         d = await opts.lpips(sx, sy);
-        const v = await d.data();
+        const v = await read(d);
         if (v.length !== m && v.length !== 1) throw new MetricInputError(`lpips returned ${v.length} values for ${m} images (expected ${m} or 1)`);
         for (let j = 0; j < m; j++) per[i0 + j] = Number(v.length === 1 ? v[0] : v[j]);
       } finally {

@@ -123,7 +123,7 @@ export function lpipsLayers<G extends string, X extends string, Y extends string
     const f0 = vgg16Features(p.net, div(sub(pre(x0), p.shift), p.scale));
     const f1 = vgg16Features(p.net, div(sub(pre(x1), p.shift), p.scale));
     return f0.map((a, k) => {
-      const b = f1[k] as T<G | Y>;
+      const b = f1[k]!;
       const lin = p.lin[k];
       if (lin === undefined) throw new Error(`lpips: missing lin${k}`);
       return conv2d({ w: lin }, square(sub(normalizeChannels(a), normalizeChannels(b))));

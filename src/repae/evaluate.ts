@@ -1,8 +1,8 @@
 /** @file Evaluates a run's state: samples, reconstructions, latent structure, alignment and Fréchet distance. */
-import * as tf from '@tensorflow/tfjs-core';
 import { fold, normal, type Key } from '../core/rng.js';
 import { releaseOld, tidy } from '../core/scope.js';
-import type { T } from '../core/tensor.js';
+import { toTensor, type T } from '../core/tensor.js';
+import { add, clip, concat, full, head, mean as meanOp, mul, reshape } from '../core/ops/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { imageGrid } from '../io/png.js';
 import { cknna } from '../metrics/cknna.js';
@@ -54,22 +54,24 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
       const xn = batchNorm(s.bn, post.mean, 'eval', sitBnConfig(setup.sit));
       const n = batch.x.shape[0] as number;
       const noise = normal(fold(key, b), xn.shape);
-      const t = tf.fill([n, 1, 1, 1], 0.5) as T<never>;
-      const xt = tf.add(tf.mul(xn, 0.5), tf.mul(noise, 0.5)) as T<never>;
-      return [xn, tf.clipByValue(vaeDecode(s.store.vae, post.mean), -1, 1) as T<never>, sitTrunk(s.store.sit, xt, tf.reshape(t, [n]) as T<never>, batch.y, setup.sit), enc.features(batch.pixels, batch.x)];
+      const t = full([n, 1, 1, 1], 0.5);
+      const xt = add(mul(xn, 0.5), mul(noise, 0.5));
+      return [xn, clip(vaeDecode(s.store.vae, post.mean), -1, 1), sitTrunk(s.store.sit, xt, reshape(t, [n]), batch.y, setup.sit), enc.features(batch.pixels, batch.x)];
     });
     xs.push(batch.x); xhats.push(xHat); means.push(mean); hidden.push(h); feats.push(f);
     releaseOld([batch.pixels, batch.y], null);
   }
-  const cat = (ts: T<never>[]): T<never> => tf.concat(ts) as T<never>;
+  const cat = (ts: T<never>[]): T<never> => concat(ts);
   const [X, XH, M, H, F] = [cat(xs), cat(xhats), cat(means), cat(hidden), cat(feats)];
   const sv = (await spatialVariance(M)).mean, tv = (await totalVariation(M)).mean;
   const rec = await reconstructionMetrics(X, XH);
   const align = await cknna(H, F, { topk: Math.min(10, (X.shape[0] as number) - 2) });
   const nShow = Math.min(16, X.shape[0] as number);
-  const pair = tidy(() => tf.concat([tf.slice(X, 0, nShow), tf.slice(XH, 0, nShow)]) as T<never>);
-  const reconPng = await imageGrid(pair, { nrow: nShow });
-  const pcaPng = await latentPcaPng(tf.slice(M, 0, nShow) as T<never>, { nrow: nShow });
+  const pair = tidy(() => concat([head(X, nShow), head(XH, nShow)]));
+  const reconPng = await imageGrid(toTensor(pair), { nrow: nShow });
+  const mShow = head(M, nShow);
+  const pcaPng = await latentPcaPng(mShow, { nrow: nShow });
+  releaseOld(mShow, null);
   if (o.samples === false) {
     releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair], null);
     return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd: NaN, samplesPng: new Uint8Array(), reconPng, pcaPng };
@@ -80,10 +82,12 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
   const xT = normal(fold(key, 7), [ns, setup.sit.inputSize, setup.sit.inputSize, setup.sit.inChannels]);
   const x0 = await eulerSampler(sitVelocityModel(s.ema.sit, setup.sit), xT, y, { numSteps: o.steps ?? 50, guidance: { scale: o.cfgScale ?? 4, low: 0, high: 1 } });
   const imgs = decodeLatents(x0, s.ema.bn, s.store.vae);
-  const samplesPng = await imageGrid(tf.slice(imgs, 0, Math.min(ns, 8 * nc)) as T<never>, { nrow: nc });
-  const pixels = tidy(() => tf.mul(tf.add(imgs, 1), 127.5) as T<never>);
-  const genFeats = tidy(() => tf.mean(enc.features(pixels, imgs), 1) as T<never>);
-  const realFeats = tidy(() => tf.mean(F, 1) as T<never>);
+  const shown = head(imgs, Math.min(ns, 8 * nc));
+  const samplesPng = await imageGrid(toTensor(shown), { nrow: nc });
+  releaseOld(shown, null);
+  const pixels = tidy(() => mul(add(imgs, 1), 127.5));
+  const genFeats = tidy(() => meanOp(enc.features(pixels, imgs), 1));
+  const realFeats = tidy(() => meanOp(F, 1));
   const fd = await fid(genFeats, realFeats);
   releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair, xT, x0, imgs, pixels, genFeats, realFeats], null);
   return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd, samplesPng, reconPng, pcaPng };

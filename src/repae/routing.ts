@@ -11,7 +11,7 @@ import { vaeDiscriminatorLoss } from '../losses/disc.js';
 import { vaeGeneratorLoss, type VaeLossConfig } from '../losses/vae.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitConfig } from '../models/sit/config.js';
-import { sitLosses } from '../models/sit/forward.js';
+import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../models/sit/forward.js';
 import type { PathType } from '../models/sit/interpolant.js';
 import { vaeForward } from '../models/vae/index.js';
 import type { BatchNormState } from '../nn/batch-norm.js';
@@ -160,7 +160,8 @@ export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentia
   // REPA-E: BN in train mode (batch statistics, new running state). Frozen-VAE LDM training: the model
   // is in train mode (label dropout) but its BN is switched to eval (fixed normalisation).
   const r = b.bnMode === 'train' ? sitLosses(model, batch, { ...common, mode: 'train' }) : sitLosses(model, batch, { ...common, mode: 'eval', labelDropout: true });
-  const denoising = r.denoisingLoss as T<'sit' | 'proj'>;
+  const denoising = r.denoisingLoss;
+  if (denoising === null) throw new Error('sitObjective: sitLosses returned no denoising loss');
   const loss = add(mean(denoising), mul(r.projLoss, b.ctx.coeffs.projCoeff));
   const bn: BatchNormState = 'bn' in r ? (r.bn as BatchNormState) : b.bn;
   return [loss, { bn, denoising: stopGradient(denoising), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
@@ -179,7 +180,8 @@ export const UNSAFE_naiveEndToEndVaeObjective = repae.loss('UNSAFE naive-e2e: L_
   const live = sitLosses(
     { sit: v.sit, proj: v.proj, bn: b.bn },
     { x: aux.z, y: b.y, zs: b.zs },
-    { cfg: b.ctx.sit, mode: 'eval', t: b.t, noise: b.noise, path: b.ctx.path },
+    { cfg: b.ctx.sit, mode: 'eval', t: b.t, noise: b.noise, path: b.ctx.path, unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION },
   );
-  return [add(base, mean(live.denoisingLoss as T<'vae'>)), aux] as const;
+  if (live.denoisingLoss === null) throw new Error('UNSAFE_naiveEndToEndVaeObjective: sitLosses returned no denoising loss');
+  return [add(base, mean(live.denoisingLoss)), { ...aux, naiveEndToEnd: UNSAFE_LIVE_LATENT_DIFFUSION }] as const;
 });

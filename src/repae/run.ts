@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { cifarPngDataset } from '../data/cifar-png.js';
 import { fold, key as mkKey, split, type Key } from '../core/rng.js';
 import { releaseOld, tidy } from '../core/scope.js';
-import type { T } from '../core/tensor.js';
+import { fromTensor, toTensor, type T } from '../core/tensor.js';
+import { concat, div, full, intTensor, moments, read, sub, tensor as mkTensor } from '../core/ops/index.js';
+import { dispose } from '../core/scope.js';
 import { flatten, unflatten } from '../core/tree.js';
 import { epochOrder, type Dataset } from '../data/dataset.js';
 import { DataError } from '../data/image.js';
@@ -153,8 +155,8 @@ export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
     px.set(img.data, j * r * r * 3);
     labels[j] = ds.label(i);
   });
-  const pixels = tf.tensor4d(px, [bs, r, r, 3]) as T<never>;
-  return { pixels, x: tidy(() => tf.sub(tf.div(pixels, 127.5), 1) as T<never>), y: tf.tensor1d(labels, 'int32') as T<never>, indices: idx };
+  const pixels = mkTensor(px, [bs, r, r, 3]);
+  return { pixels, x: tidy(() => sub(div(pixels, 127.5), 1)), y: intTensor(labels, [bs]), indices: idx };
 }
 
 /**
@@ -164,21 +166,22 @@ export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
 export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: number, log: (s: string) => void): Promise<TinyCnnParams<never>> {
   let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: [32, 64, 64, 96], numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
   const opt = tf.train.adam(2e-3);
-  const vars = flatten(p).map((l) => tf.variable(l.leaf as tf.Tensor));
-  p = unflatten(p, vars) as TinyCnnParams<never>;
+  const vars = flatten(p).map((l) => tf.variable(toTensor(l.leaf!)));
+  p = unflatten(p, vars.map(fromTensor)) as TinyCnnParams<never>;
   let acc = 0;
   for (let s = 0; s < steps; s++) {
     const b = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 17) }, s);
-    const lossV = opt.minimize(() => tf.losses.softmaxCrossEntropy(tf.oneHot(b.y as tf.Tensor1D, p.head.w.shape[0] as number), tinyCnnLogits(p, b.x)) as tf.Scalar, true) as tf.Scalar;
+    const lossV = opt.minimize(() => tf.losses.softmaxCrossEntropy(tf.oneHot(toTensor(b.y) as tf.Tensor1D, p.head.w.shape[0] as number), toTensor(tinyCnnLogits(p, b.x))) as tf.Scalar, true) as tf.Scalar;
     if (s % 50 === 0 || s === steps - 1) {
-      const pred = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(tinyCnnLogits(p, b.x), -1), b.y), 'float32')));
+      const pred = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(toTensor(tinyCnnLogits(p, b.x)), -1), toTensor(b.y)), 'float32')));
       acc = (await pred.data())[0] as number;
       log(`  encoder step ${s + 1}/${steps}: loss ${((await lossV.data())[0] as number).toFixed(3)}, batch accuracy ${(100 * acc).toFixed(0)}%`);
       pred.dispose();
     }
-    tf.dispose([lossV, b.x, b.y, b.pixels]);
+    tf.dispose(lossV);
+    dispose([b.x, b.y, b.pixels]);
   }
-  const frozen = unflatten(p, flatten(p).map((l) => tf.clone(l.leaf as tf.Tensor))) as TinyCnnParams<never>;
+  const frozen = unflatten(p, flatten(p).map((l) => fromTensor(tf.clone(toTensor(l.leaf!))))) as TinyCnnParams<never>;
   opt.dispose();
   vars.forEach((v) => v.dispose());
   return frozen;
@@ -197,7 +200,7 @@ export async function buildEncoder(cfg: RunConfig, ds: Dataset, restored: SafeFi
         const e = restored.entries.get(l.path);
         if (e === undefined) throw new CheckpointError(`checkpoint section 'enc' has no tensor '${l.path}'`);
         if (e.dtype !== 'F32') throw new CheckpointError(`checkpoint section 'enc': tensor '${l.path}' is ${e.dtype}, expected F32`);
-        return tf.tensor(Float32Array.from(e.data), [...e.shape]);
+        return mkTensor(Float32Array.from(e.data), [...e.shape]);
       });
       releaseOld(like, null);
       params = unflatten(like, leaves) as TinyCnnParams<never>;
@@ -226,15 +229,14 @@ export async function latentStats(vae: VaeParams<never>, ds: Dataset, setup: Run
   for (let b = 0; b < batches; b++) {
     const batch = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 31) }, b);
     zs.push(tidy(() => posteriorSample(vaeEncode(vae, batch.x), { key: fold(setup.stepKey, 1000 + b) })));
-    tf.dispose([batch.x, batch.pixels, batch.y]);
+    dispose([batch.x, batch.pixels, batch.y]);
   }
   const [m, v] = tidy(() => {
-    const all = tf.concat(zs);
-    const mom = tf.moments(all, [0, 1, 2]);
+    const mom = moments(concat(zs), [0, 1, 2]);
     return [mom.mean, mom.variance];
   });
-  const mean = Float32Array.from(await m.data()), variance = Float32Array.from(await v.data());
-  tf.dispose([m, v, ...zs]);
+  const mean = await read(m), variance = await read(v);
+  dispose([m, v, ...zs]);
   return { bias: mean, scale: variance.map((x) => 1 / Math.sqrt(Math.max(x, 1e-12))) };
 }
 
@@ -264,7 +266,7 @@ export async function initRunState(setup: RunSetup, ds: Dataset, enc: RunEncoder
   log(`latent statistics of the initial VAE: mean [${Array.from(stats.bias, (x) => x.toFixed(3)).join(', ')}], 1/std [${Array.from(stats.scale, (x) => x.toFixed(3)).join(', ')}]`);
   releaseOld(w.bn, null);
   const bn = latentBnFromStats(stats.scale, stats.bias);
-  const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => tf.fill([1, 1, c, 1], 1 / c) as T<never>), ...initLpipsScaling() } : noLpips();
+  const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => full([1, 1, c, 1], 1 / c)), ...initLpipsScaling() } : noLpips();
   if (setup.loss.perceptualWeight > 0) log('LPIPS: VGG16 backbone with procedural weights (the real VGG16 weights cannot be shipped); treat the perceptual term as a random-feature loss');
   const store = { sit: w.sit, proj: w.proj, vae, disc, lpips, enc: enc.weights };
   return { store, opt: initRepaeOpt(setup.step, store), bn, discState, ema: emaInit({ sit: w.sit, proj: w.proj, bn }), step: 0 };
@@ -274,7 +276,7 @@ const toWrite = (m: ReadonlyMap<string, { readonly dtype?: string; readonly shap
   new Map([...m].map(([k, e]) => [k, { dtype: (e.dtype ?? 'F32') as SafeWriteEntry['dtype'], shape: e.shape, data: e.data }]));
 
 async function treeEntries(tree: unknown, prefix: string, out: Map<string, SafeWriteEntry>): Promise<void> {
-  for (const l of flatten(tree)) if (l.leaf !== null) out.set(`${prefix}${l.path}`, { dtype: 'F32', shape: l.leaf.shape, data: Float32Array.from(await l.leaf.data()) });
+  for (const l of flatten(tree)) if (l.leaf !== null) out.set(`${prefix}${l.path}`, { dtype: 'F32', shape: l.leaf.shape, data: await read(l.leaf) });
 }
 
 const TRAINABLE: readonly Trainable<RepaeFamilies>[] = ['sit', 'proj', 'vae', 'disc'];
@@ -288,8 +290,8 @@ export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: Ru
     optSteps[g] = leaves.map((l) => l.step);
     for (let i = 0; i < leaves.length; i++) {
       const l = leaves[i] as AdamLeafState;
-      if (l.m !== null) opt.set(`${g}.${i}.m`, { dtype: 'F32', shape: l.m.shape, data: Float32Array.from(await l.m.data()) });
-      if (l.v !== null) opt.set(`${g}.${i}.v`, { dtype: 'F32', shape: l.v.shape, data: Float32Array.from(await l.v.data()) });
+      if (l.m !== null) opt.set(`${g}.${i}.m`, { dtype: 'F32', shape: l.m.shape, data: await read(l.m) });
+      if (l.v !== null) opt.set(`${g}.${i}.v`, { dtype: 'F32', shape: l.v.shape, data: await read(l.v) });
     }
   }
   const sections: Record<string, Map<string, SafeWriteEntry>> = {
@@ -324,7 +326,7 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
   const ema: SitWeights = sitFromStateDict(sec('ema').entries, setup.sit, { source: `${latest.path}/ema.safetensors` });
   const vae = vaeFromStateDict(sec('vae').entries, setup.vae);
   const disc = discriminatorFromStateDict(sec('disc').entries, setup.disc);
-  const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => tf.fill([1, 1, c, 1], 1 / c) as T<never>), ...initLpipsScaling() } : noLpips();
+  const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => full([1, 1, c, 1], 1 / c)), ...initLpipsScaling() } : noLpips();
   const store = { sit: w.sit, proj: w.proj, vae, disc: disc.params, lpips, enc: enc.weights };
   const optSteps = ck.state['optSteps'] as Record<string, number[]>;
   const optFile = sec('opt');
@@ -335,7 +337,7 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
     if (steps.length !== n) throw new CheckpointError(`checkpoint ${latest.path}: optimizer state for '${g}' has ${steps.length} entries, the model has ${n} parameters`);
     opt[g] = steps.map((st, i) => {
       const m = optFile.entries.get(`${g}.${i}.m`), v = optFile.entries.get(`${g}.${i}.v`);
-      return { step: st, m: m === undefined ? null : (tf.tensor(Float32Array.from(m.data), [...m.shape]) as T<never>), v: v === undefined ? null : (tf.tensor(Float32Array.from(v.data), [...v.shape]) as T<never>) };
+      return { step: st, m: m === undefined ? null : mkTensor(Float32Array.from(m.data), [...m.shape]), v: v === undefined ? null : mkTensor(Float32Array.from(v.data), [...v.shape]) };
     });
   }
   return { state: { store, opt: opt as unknown as RepaeState['opt'], bn: w.bn, discState: disc.state, ema, step: ck.step }, json: ck.state };
@@ -363,15 +365,15 @@ export class LatentCache {
         const p = vaeEncode(this.vae, b.x);
         return [p.mean, p.std];
       });
-      const [m, s] = [await post[0]!.data(), await post[1]!.data()];
+      const [m, s] = [await read(post[0]!), await read(post[1]!)];
       this.shape = post[0]!.shape.slice(1);
       const per = m.length / b.indices.length;
       for (const [i, j] of missing) this.entries.set(i, { mean: Float32Array.from(m.subarray(j * per, (j + 1) * per)), std: Float32Array.from(s.subarray(j * per, (j + 1) * per)) });
-      tf.dispose(post);
+      dispose(post);
     }
     const per = this.shape.reduce((a, c) => a * c, 1), n = b.indices.length;
     const mean = new Float32Array(n * per), std = new Float32Array(n * per);
     b.indices.forEach((i, j) => { const e = this.entries.get(i)!; mean.set(e.mean, j * per); std.set(e.std, j * per); });
-    return { mean: tf.tensor(mean, [n, ...this.shape]) as T<never>, std: tf.tensor(std, [n, ...this.shape]) as T<never> };
+    return { mean: mkTensor(mean, [n, ...this.shape]), std: mkTensor(std, [n, ...this.shape]) };
   }
 }

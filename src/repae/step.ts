@@ -3,12 +3,12 @@
  * exact official order (spec §5.3): VAE step, discriminator step on the pre-update x̂, SiT step on
  * stopgrad(z) with the same t and ε, EMA. All three gradients are taken from the pre-step store.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { Store } from '../core/groups.js';
 import { fold, normal, split, type Key } from '../core/rng.js';
-import { releaseOld } from '../core/scope.js';
+import { dispose, releaseOld } from '../core/scope.js';
+import { add, mean, mul, readScalar } from '../core/ops/index.js';
 import type { T } from '../core/tensor.js';
-import { flatten, unflatten } from '../core/tree.js';
+import { constantLeaves, unflatten } from '../core/tree.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitWeights } from '../models/sit/params.js';
 import type { BatchNormState } from '../nn/batch-norm.js';
@@ -98,13 +98,14 @@ export const initRepaeOpt = (c: RepaeStepConfig, store: Store<RepaeFamilies>): O
 
 /** Clips the gradients of several groups jointly (official `clip_grad_norm_` over one parameter list); returns the pre-clip norm. */
 function clipJointly(trees: readonly unknown[], maxNorm: number): readonly [GradLeaf[][], T<never>] {
-  const flat = trees.map((t) => flatten(t).map((l) => l.leaf));
+  const flat = trees.map((t) => constantLeaves(t));
   const clip: GradientTransformation<{ readonly norm: T<never> | null }> = clipByGlobalNorm(maxNorm);
   const [clipped, s] = clip.update(flat.flat(), { norm: null }, []);
   const out: GradLeaf[][] = [];
   let i = 0;
   for (const f of flat) { out.push(clipped.slice(i, i + f.length)); i += f.length; }
-  return [out, s.norm as T<never>] as const;
+  if (s.norm === null) throw new Error('clipJointly: clipByGlobalNorm reported no norm');
+  return [out, s.norm] as const;
 }
 
 /**
@@ -134,7 +135,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     z = tidy(() =>
       (cached === undefined
         ? posteriorSample(vaeEncode(s.store.vae, batch.x), posterior)
-        : tf.add(cached.mean, tf.mul(cached.std, 'eps' in posterior ? posterior.eps : normal(posterior.key, cached.mean.shape)))) as T<never>);
+        : add(cached.mean, mul(cached.std, 'eps' in posterior ? posterior.eps : normal(posterior.key, cached.mean.shape)))));
     garbage.push(z);
   } else {
     // 1–9. VAE step: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
@@ -180,7 +181,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   metrics['sit_loss'] = sitLoss;
   metrics['grad_norm_sit'] = normSit;
   metrics['sit.proj_loss'] = sitAux.projLoss;
-  metrics['sit.denoising_loss'] = tf.mean(sitAux.denoising) as T<never>;
+  metrics['sit.denoising_loss'] = mean(sitAux.denoising);
   garbage.push(sitAux.denoising);
   store = { ...store, sit, proj };
   opt = { ...opt, sit: optSit, proj: optProj };
@@ -198,8 +199,8 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
 export async function readMetrics(m: RepaeMetrics): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m)) {
-    out[k] = ((await v.data())[0] as number);
-    v.dispose();
+    out[k] = await readScalar(v);
+    dispose(v);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 /** @file Exponential moving average over parameters and float buffers, as explicit data. */
-import * as tf from '@tensorflow/tfjs-core';
+import { add, identity, mul } from '../core/ops/index.js';
+import { tidy } from '../core/scope.js';
 import { isTensor } from '../core/tree.js';
 
 /**
@@ -16,10 +17,10 @@ export function emaUpdate<X>(ema: X, value: X, decay: number): X {
     if (isTensor(v)) {
       if (!isTensor(e)) throw new Error(`emaUpdate: '${path}' is a tensor in the model but not in the EMA`);
       if (e.shape.join() !== v.shape.join()) throw new Error(`emaUpdate: '${path}' has shape [${e.shape}] in the EMA and [${v.shape}] in the model`);
-      if (v.dtype !== 'float32') return tf.clone(v);
-      if (decay === 0) return tf.clone(v);
-      if (decay === 1) return tf.clone(e);
-      return tf.tidy(() => tf.add(tf.mul(e, decay), tf.mul(v, 1 - decay)));
+      if (v.dtype !== 'float32') return identity(v);
+      if (decay === 0) return identity(v);
+      if (decay === 1) return identity(e);
+      return tidy(() => add(mul(e, decay), mul(v, 1 - decay)));
     }
     if (Array.isArray(v)) return v.map((x, i) => go((e as unknown[])[i], x, `${path}.${i}`));
     if (typeof v === 'object' && v !== null) {

@@ -2,12 +2,12 @@
  * @file The training loop around the pure REPA-E step: data, encoder targets, progress, JSONL
  * metrics, sample grids, atomic checkpoints, resume, and NaN/Inf detection.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fold, normal, type Key } from '../core/rng.js';
-import { releaseOld, tidy } from '../core/scope.js';
-import type { T } from '../core/tensor.js';
+import { dispose, releaseOld, tidy } from '../core/scope.js';
+import { toTensor, type T } from '../core/tensor.js';
+import { add, clip, mul, sqrt } from '../core/ops/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { imageGrid } from '../io/png.js';
 import type { SitWeights } from '../models/sit/params.js';
@@ -123,8 +123,8 @@ export interface LoopOptions {
 /** Decodes normalised latents through the BN running statistics (`z/scale + bias`, scale = running_var^-1/2, no eps) and the VAE. @category samplers */
 export function decodeLatents(x0: T<never>, bn: SitWeights['bn'], vae: VaeParams<never>): T<never> {
   return tidy(() => {
-    const z = tf.add(tf.mul(x0, tf.sqrt(bn.runningVar)), bn.runningMean) as T<never>;
-    return tf.clipByValue(vaeDecode(vae, z), -1, 1) as T<never>;
+    const z = add(mul(x0, sqrt(bn.runningVar)), bn.runningMean);
+    return clip(vaeDecode(vae, z), -1, 1);
   });
 }
 
@@ -135,8 +135,8 @@ export async function previewGrid(w: SitWeights, vae: VaeParams<never>, setup: R
   const xT = normal(key, [y.length, setup.sit.inputSize, setup.sit.inputSize, setup.sit.inChannels]);
   const x0 = await eulerSampler(sitVelocityModel(w.sit, setup.sit), xT, y, { numSteps: steps, guidance: { scale: 4, low: 0, high: 1 } });
   const img = decodeLatents(x0, w.bn, vae);
-  const png = await imageGrid(img, { nrow: nc });
-  tf.dispose([xT, x0, img]);
+  const png = await imageGrid(toTensor(img), { nrow: nc });
+  dispose([xT, x0, img]);
   return png;
 }
 

@@ -1,11 +1,12 @@
 /** @file Optimizers as pure gradient transformations (optax style), with PyTorch's exact AdamW semantics. */
-import * as tf from '@tensorflow/tfjs-core';
 import type { GradTree, Registry, Store, Trainable, Family, PerGroup } from '../core/groups.js';
+import { add, addN, div, minimum, mul, scalar, sqrt, square, sub, sum, zerosLike } from '../core/ops/index.js';
+import { dispose, tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
-import { flatten, unflatten } from '../core/tree.js';
+import { constantLeaves, flatten, gradLeaves, paramLeaves, rebuild } from '../core/tree.js';
 
 /** A gradient (or update) leaf: absent (`null`) when the loss did not reach the parameter. @category optimizers */
-export type GradLeaf = tf.Tensor | null;
+export type GradLeaf = T<never> | null;
 
 /**
  * A pure optimizer: `init` builds its state from the parameters, `update` maps gradients to
@@ -18,7 +19,7 @@ export interface GradientTransformation<S> {
   /** The initial state for the parameter tree `params`. */
   init(params: unknown): S;
   /** Maps the gradients (flatten order; null = no gradient) to updates and the next state. */
-  update(grads: readonly GradLeaf[], state: S, params: readonly tf.Tensor[]): readonly [GradLeaf[], S];
+  update(grads: readonly GradLeaf[], state: S, params: readonly T<never>[]): readonly [GradLeaf[], S];
 }
 
 /** Per-leaf AdamW state (PyTorch: `state[p] = {step, exp_avg, exp_avg_sq}`); `step` counts the updates this leaf got. @category optimizers */
@@ -58,27 +59,27 @@ export function adamw(cfg: Partial<AdamWConfig> = {}): GradientTransformation<Ad
       const next: AdamLeafState[] = [];
       grads.forEach((g, i) => {
         const s = state[i] as AdamLeafState;
-        const p = params[i] as tf.Tensor;
+        const p = params[i]!;
         if (g === null) {
           updates.push(null);
           next.push(s);
           return;
         }
         const step = s.step + 1;
-        const [u, m, v] = tf.tidy(() => {
-          const m0 = s.m ?? tf.zerosLike(g);
-          const v0 = s.v ?? tf.zerosLike(g);
-          const m1 = tf.add(tf.mul(m0, c.beta1), tf.mul(g, 1 - c.beta1));
-          const v1 = tf.add(tf.mul(v0, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
+        const [u, m, v] = tidy(() => {
+          const m0 = s.m ?? zerosLike(g);
+          const v0 = s.v ?? zerosLike(g);
+          const m1 = add(mul(m0, c.beta1), mul(g, 1 - c.beta1));
+          const v1 = add(mul(v0, c.beta2), mul(square(g), 1 - c.beta2));
           const bc1 = 1 - c.beta1 ** step;
           const bc2sqrt = Math.sqrt(1 - c.beta2 ** step);
-          const denom = tf.add(tf.div(tf.sqrt(v1), bc2sqrt), c.eps);
-          let upd = tf.mul(tf.div(m1, denom), -c.lr / bc1);
-          if (c.weightDecay !== 0) upd = tf.sub(upd, tf.mul(p, c.lr * c.weightDecay));
-          return [upd, m1, v1];
+          const denom = add(div(sqrt(v1), bc2sqrt), c.eps);
+          let upd = mul(div(m1, denom), -c.lr / bc1);
+          if (c.weightDecay !== 0) upd = sub(upd, mul(p, c.lr * c.weightDecay));
+          return [upd, m1, v1] as const;
         });
         updates.push(u);
-        next.push({ step, m: m as T<never>, v: v as T<never> });
+        next.push({ step, m, v });
       });
       return [updates, next] as const;
     },
@@ -90,17 +91,17 @@ export function sgd(lr: number): GradientTransformation<null> {
   return {
     name: 'sgd',
     init: () => null,
-    update: (grads) => [grads.map((g) => (g === null ? null : tf.mul(g, -lr))), null] as const,
+    update: (grads) => [grads.map((g) => (g === null ? null : mul(g, -lr))), null] as const,
   };
 }
 
 /** The global L2 norm `‖(‖gᵢ‖₂)ᵢ‖₂` over the non-null gradients, as a constant scalar. @category optimizers */
 export function globalNorm(grads: readonly GradLeaf[]): T<never> {
-  return tf.tidy(() => {
-    const present = grads.filter((g): g is tf.Tensor => g !== null);
-    if (present.length === 0) return tf.scalar(0);
-    return tf.sqrt(tf.addN(present.map((g) => tf.sum(tf.square(g)))));
-  }) as T<never>;
+  return tidy(() => {
+    const present = grads.filter((g): g is T<never> => g !== null);
+    if (present.length === 0) return scalar(0);
+    return sqrt(addN(present.map((g) => sum(square(g)))));
+  });
 }
 
 /** State of {@link clipByGlobalNorm}: the norm measured at the last update (pre-clip), for logging. @category optimizers */
@@ -119,9 +120,9 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ClipSt
     init: () => ({ norm: null }),
     update: (grads) => {
       const norm = globalNorm(grads);
-      const factor = tf.tidy(() => tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))));
-      const out = grads.map((g) => (g === null ? null : tf.mul(g, factor)));
-      factor.dispose();
+      const factor = tidy(() => minimum(1, div(maxNorm, add(norm, 1e-6))));
+      const out = grads.map((g) => (g === null ? null : mul(g, factor)));
+      dispose(factor);
       return [out, { norm }] as const;
     },
   };
@@ -135,7 +136,7 @@ export function chain<S1, S2>(a: GradientTransformation<S1>, b: GradientTransfor
     update: (grads, [s1, s2], params) => {
       const [u1, n1] = a.update(grads, s1, params);
       const [u2, n2] = b.update(u1, s2, params);
-      for (const u of u1) if (u !== null && !grads.includes(u) && !u2.includes(u)) u.dispose();
+      for (const u of u1) if (u !== null && !grads.includes(u) && !u2.includes(u)) dispose(u);
       return [u2, [n1, n2] as const] as const;
     },
   };
@@ -143,14 +144,14 @@ export function chain<S1, S2>(a: GradientTransformation<S1>, b: GradientTransfor
 
 /** `params + updates` leafwise (null updates keep the parameter); a new tree. @category optimizers */
 export function applyUpdates<P>(params: P, updates: readonly GradLeaf[]): P {
-  const flat = flatten(params);
+  const flat = constantLeaves(params);
   if (flat.length !== updates.length) throw new Error(`applyUpdates: ${updates.length} updates for ${flat.length} parameters`);
-  return unflatten(
+  return rebuild(
     params,
     flat.map((l, i) => {
       const u = updates[i] ?? null;
-      return u === null || l.leaf === null ? l.leaf : tf.add(l.leaf, u);
-    }),
+      return u === null || l === null ? l : add(l, u);
+    }) as never,
   );
 }
 
@@ -179,10 +180,13 @@ export function stepGroup<R extends Registry, K extends Trainable<R>>(
   grads: GradTree<Family<R, K, never>>,
   state: unknown,
 ): readonly [Family<R, K, never>, unknown] {
-  const p = flatten(params).map((l) => l.leaf as tf.Tensor);
-  const g = flatten(grads).map((l) => l.leaf);
+  const p = paramLeaves<R, K>(params).map((l, i) => {
+    if (l === null) throw new Error(`stepGroup: parameter leaf ${i} is null`);
+    return l;
+  });
+  const g = gradLeaves(grads);
   const [updates, next] = opt.update(g, state, p);
   const newParams = applyUpdates(params, updates);
-  for (const u of updates) if (u !== null && !g.includes(u)) u.dispose();
+  for (const u of updates) if (u !== null && !g.includes(u)) dispose(u);
   return [newParams, next] as const;
 }

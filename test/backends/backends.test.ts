@@ -1,3 +1,6 @@
+import { tidy } from '../../src/core/scope.js';
+import { constant } from '../../src/core/tensor.js';
+import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { availability, available, backendNames, BackendUnavailableError, useBackend } from '../../src/backends/index.js';
@@ -39,12 +42,12 @@ it('the same program agrees on every available backend (backend-equivalence law)
   const results: Record<string, Float32Array> = {};
   for (const b of testBackends) {
     await useBackend(b);
-    const out = tf.tidy(() => {
+    const out = tidy(() => {
       const k = rng.split(rng.key(7), 5) as [rng.Key, rng.Key, rng.Key, rng.Key, rng.Key];
       const x = rng.normal(k[0], [2, 8, 8, 3]);
       const w = rng.normal(k[1], [3, 3, 3, 4]);
       const h = conv2d(x, w, rng.normal(k[4], [4]), 1, [[1, 1], [1, 1]]);
-      const tokens = tf.reshape(h, [2, 64, 4]) as T<never>;
+      const tokens = constant(tf.reshape(toTensor(h), [2, 64, 4]));
       const lw = rng.normal(k[2], [5, 4]);
       const y = softmax(geluTanh(linearMap(tokens, lw, rng.normal(k[3], [5]))));
       return mean(y, [1]);

@@ -1,4 +1,6 @@
 /** MobileNet v1 α=0.75 from the shared tfjs layers model: loading, BN folding, features, ImageNet classification of CIFAR images. */
+import { tidy, dispose } from '../../src/core/scope.js';
+import { toTensor } from '../../src/core/tensor.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -47,7 +49,7 @@ describe.runIf(run && testBackends.length > 0)('mobilenet loading', () => {
     expect(params.blocks).toHaveLength(13);
     expect(params.blocks[10]?.pw.w.shape).toEqual([1, 1, 384, 384]);
     expect(params.preds.w.shape).toEqual([1, 1, 768, 1000]);
-    const n = tf.util.sizeFromShape;
+    const n = (s: readonly number[]): number => tf.util.sizeFromShape([...s]);
     const count = [params.conv1, ...params.blocks.flatMap((b) => [b.dw, b.pw]), params.preds].reduce((a, p) => a + n(p.w.shape) + n(p.b.shape), 0);
     expect(count).toBeGreaterThan(2.5e6);
     expect(count).toBeLessThan(2.7e6);
@@ -96,8 +98,8 @@ describeEachBackend(
       const bn = (x: tf.Tensor4D, n: string): tf.Tensor4D =>
         tf.batchNorm(x, W(`${n}/moving_mean`) as tf.Tensor1D, W(`${n}/moving_variance`) as tf.Tensor1D, W(`${n}/beta`) as tf.Tensor1D, W(`${n}/gamma`) as tf.Tensor1D, 1e-3);
       const img = tensor(Float32Array.from(normalArray(key(1), 2 * 40 * 40 * 3), (v) => 127.5 + 60 * v), [2, 40, 40, 3]);
-      const ref = tf.tidy(() => {
-        const x = tf.sub(tf.div(img, 127.5), 1) as tf.Tensor4D;
+      const ref = tidy(() => {
+        const x = tf.sub(tf.div(toTensor(img), 127.5), 1) as tf.Tensor4D;
         let y = tf.relu6(bn(tf.conv2d(x, W('conv1/kernel') as tf.Tensor4D, 2, 'same'), 'conv1_bn'));
         y = tf.relu6(bn(tf.depthwiseConv2d(y, W('conv_dw_1/depthwise_kernel') as tf.Tensor4D, 1, 'same'), 'conv_dw_1_bn'));
         y = tf.relu6(bn(tf.conv2d(y, W('conv_pw_1/kernel') as tf.Tensor4D, 1, 'same'), 'conv_pw_1_bn'));
@@ -108,7 +110,7 @@ describeEachBackend(
       expect(numTensors()).toBe(before + 1);
       expect(got.shape).toEqual([2, 400, 48]);
       expect(await read(got)).toBeAllclose(await read(ref as never), 1e-4);
-      tf.dispose([got, ref, img]);
+      dispose([toTensor(got), ref, toTensor(img)]);
     });
 
     it.runIf(run)('gives REPA tokens: 14×14×384 at 224 px (32 px upsampled), 16×16 at 256 px; spec agrees', () => {
@@ -121,7 +123,7 @@ describeEachBackend(
       expect(g.shape).toEqual([1, 256, 384]);
       const h = mobilenetFeatures(params, big, { layer: 'conv_pw_13_relu' });
       expect(h.shape).toEqual([1, 64, 768]);
-      tf.dispose([f, g, h, small, big]);
+      dispose([f, g, h, small, big]);
       expect(numTensors()).toBe(before);
       const spec = mobilenetSpec(params);
       expect([spec.name, spec.dim, spec.grid(32), spec.grid(224), spec.grid(256)]).toEqual([
@@ -152,7 +154,7 @@ describeEachBackend(
         const x = tensor(px, [idx.length, 32, 32, 3], 'int32');
         const lg = mobilenetLogits(params, x);
         const v = await read(lg);
-        tf.dispose([x, lg]);
+        dispose([toTensor(x), toTensor(lg)]);
         return idx.map((_, k) => top5(v.subarray(k * 1000, (k + 1) * 1000)));
       };
       // timing: a batch of 8 at 224 (warm)

@@ -1,4 +1,5 @@
 /** generate(): shapes and files, resumable batches, label modes, decoding through the EMA BN statistics, memory. */
+import { constant } from '../../src/core/tensor.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +42,7 @@ describe.runIf(testBackends.length > 0)(`generate [${backend}]`, () => {
     expect(Array.from(m.stats.scale)).toEqual(TINY_SCALE.map((s) => Math.fround(1 / Math.sqrt(Math.fround((1 / s) ** 2)))));
     expect(Array.from(m.stats.bias)).toEqual(TINY_BIAS.map(Math.fround));
     // z/scale + bias, and back
-    const z = tf.tensor([1, 1, 1, 1, 2, 2, 2, 2], [1, 1, 2, 4]) as T<never>;
+    const z = constant(tf.tensor([1, 1, 1, 1, 2, 2, 2, 2], [1, 1, 2, 4]));
     const d = denormalizeLatents(z, m.stats), back = normalizeLatents(d, m.stats);
     expect(await d.data()).toBeAllclose([2.1, 0.3, 1.3, 4, 4.1, 0.8, 2.3, 8], 1e-6);
     expect(await back.data()).toBeAllclose(await z.data(), 1e-6);

@@ -4,6 +4,7 @@
  * discriminator, written with `saveCheckpoint` in the official state-dict names, plus `state.json`
  * whose `config` is a RunConfig.
  */
+import { toTensor } from '../../src/core/tensor.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +45,8 @@ function perturbIn(w: SitWeights, seed: number): SitWeights {
   const r = (t: tf.Tensor, k: number): tf.Tensor => tf.add(t, tf.mul(tf.randomNormal(t.shape, 0, 1, 'float32', seed + k), 0.05));
   const sit = {
     ...w.sit,
-    blocks: w.sit.blocks.map((b, i) => ({ ...b, adaLN: { w: r(b.adaLN.w, 10 + i), b: b.adaLN.b } })),
-    finalLayer: { adaLN: { w: r(w.sit.finalLayer.adaLN.w, 1), b: w.sit.finalLayer.adaLN.b }, linear: { w: r(w.sit.finalLayer.linear.w, 2), b: w.sit.finalLayer.linear.b } },
+    blocks: w.sit.blocks.map((b, i) => ({ ...b, adaLN: { w: r(toTensor(b.adaLN.w), 10 + i), b: b.adaLN.b } })),
+    finalLayer: { adaLN: { w: r(toTensor(w.sit.finalLayer.adaLN.w), 1), b: w.sit.finalLayer.adaLN.b }, linear: { w: r(toTensor(w.sit.finalLayer.linear.w), 2), b: w.sit.finalLayer.linear.b } },
   };
   return { ...w, sit: sit as unknown as SitWeights['sit'] };
 }

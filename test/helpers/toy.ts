@@ -2,6 +2,7 @@
  * A toy two-group model (plus a frozen encoder) for laws and type tests: a "VAE" `z = tanh(x·vae.w)`,
  * a "SiT" `v = z·sit.w + sit.b` and a frozen "encoder" `f = x·enc.w`.
  */
+import { constant } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineRegistry, type Registry, type Store } from '../../src/core/index.js';
 import { add, matMul, mean, mul, square, stopGradient, sub, sum, tanh, type T } from '../../src/core/index.js';
@@ -47,11 +48,11 @@ export const regToy = toy.loss('reg', ['vae'], (v, b: ToyBatch) => [mul(sum(squa
 
 export interface ToyStoreData { vaeW: TensorData; sitW: TensorData; sitB: TensorData; encW: TensorData }
 export const mkToyStore = (d: ToyStoreData): Store<Toy> => ({
-  vae: { w: tf.tensor(d.vaeW.data as number[], [...d.vaeW.shape]) as T<never> },
-  sit: { w: tf.tensor(d.sitW.data as number[], [...d.sitW.shape]) as T<never>, b: tf.tensor(d.sitB.data as number[], [...d.sitB.shape]) as T<never> },
-  enc: { w: tf.tensor(d.encW.data as number[], [...d.encW.shape]) as T<never> },
+  vae: { w: constant(tf.tensor(d.vaeW.data as number[], [...d.vaeW.shape])) },
+  sit: { w: constant(tf.tensor(d.sitW.data as number[], [...d.sitW.shape])), b: constant(tf.tensor(d.sitB.data as number[], [...d.sitB.shape])) },
+  enc: { w: constant(tf.tensor(d.encW.data as number[], [...d.encW.shape])) },
 });
 export const mkToyBatch = (d: { x: TensorData; eps: TensorData }): ToyBatch => ({
-  x: tf.tensor(d.x.data as number[], [N, D]) as T<never>,
-  eps: tf.tensor(d.eps.data as number[], [N, D]) as T<never>,
+  x: constant(tf.tensor(d.x.data as number[], [N, D])),
+  eps: constant(tf.tensor(d.eps.data as number[], [N, D])),
 });

@@ -1,3 +1,4 @@
+import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +50,7 @@ describeEachBackend('tensor ↔ safetensors entries', () => {
     expect([...(await ub.data())]).toEqual([1, 2.5, -3, 65536]); // BF16 has 8 significant bits
     expect(ul.dtype).toBe('int32');
     expect([...(await ul.data())]).toEqual([5, -6]);
-    tf.dispose([t, uh, ub, ul]);
+    tf.dispose([t, toTensor(uh), toTensor(ub), toTensor(ul)]);
   });
 
   it('names the key when an I64 value does not fit in int32, and the file on write errors', () => {

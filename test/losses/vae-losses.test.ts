@@ -1,3 +1,5 @@
+import { tidy } from '../../src/core/scope.js';
+import { constant } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { key } from '../../src/core/rng.js';
@@ -20,7 +22,7 @@ import { proceduralVgg16 } from '../../src/models/lpips-procedural.js';
 import { posteriorFromMoments } from '../../src/models/vae/posterior.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
-const c = (x: tf.Tensor): T<never> => x as T<never>;
+const c = (x: tf.Tensor): T<never> => constant(x);
 const num = async (x: T<string>): Promise<number> => {
   const v = (await x.data())[0] as number;
   expect(Number.isFinite(v)).toBe(true);
@@ -60,7 +62,7 @@ describeEachBackend('VAE losses', () => {
     const before = numTensors();
     const post = posteriorFromMoments(moments);
     const r = vaeGeneratorLoss({ lpips: lp, disc, discState: s0 }, x, xHat, post, 0);
-    const parts = tf.tidy(() => {
+    const parts = tidy(() => {
       const [logits] = discriminator(disc, s0, xHat);
       return [l1Loss(x, xHat), lpipsLoss(lp, x, xHat), klLoss(post), ganGeneratorLoss(logits)];
     });
@@ -90,7 +92,7 @@ describeEachBackend('VAE losses', () => {
     const r = vaeDiscriminatorLoss(disc, s0, x, xHat, 0);
     expect(r.discState.bn.map((b) => b.numBatchesTracked)).toEqual([2, 2, 2]);
     expect(r.lecam).toBeUndefined();
-    const manual = tf.tidy(() => {
+    const manual = tidy(() => {
       const [lr, s1] = discriminator(disc, s0, x);
       const [lf] = discriminator(disc, s1, xHat);
       return hingeLoss(lr, lf);

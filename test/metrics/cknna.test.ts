@@ -1,3 +1,4 @@
+import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { key, normalArray } from '../../src/core/rng.js';
@@ -81,7 +82,7 @@ describeEachBackend('CKNNA from tensors', () => {
     const before = tf.memory().numTensors;
     const ta = constant(tf.tensor(Float32Array.from(A), [n, d1])), tb = constant(tf.tensor(Float32Array.from(B), [n, d2]));
     expect([await cknna(ta, tb)]).toBeAllclose([denseCknna(Float64Array.from(Float32Array.from(A)), Float64Array.from(Float32Array.from(B)), n, d1, d2, 10)], 1e-10);
-    tf.dispose([ta, tb]);
+    tf.dispose([toTensor(ta), toTensor(tb)]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -1,3 +1,4 @@
+import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { key, normalArray } from '../../src/core/rng.js';
@@ -88,7 +89,7 @@ describeEachBackend('FID from tensors', () => {
     await acc.add(ta);
     const z = constant(tf.zeros([2, 3]));
     await expect(acc.add(z)).rejects.toThrow(/rows of 3 values, the accumulator holds 64-d features/);
-    tf.dispose([ta, tb, z]);
+    tf.dispose([toTensor(ta), toTensor(tb), toTensor(z)]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

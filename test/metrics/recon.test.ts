@@ -1,3 +1,4 @@
+import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { abs, mean, sub } from '../../src/core/ops/index.js';
@@ -72,7 +73,7 @@ describeEachBackend('reconstructionMetrics', () => {
     const mad = (i: number): number => { let s = 0; for (let j = i * half; j < (i + 1) * half; j++) s += Math.abs(x255[j]! - y255[j]!) / 127.5; return s / half; };
     expect([...m.lpips!.perImage]).toBeAllclose([mad(0), mad(1)], 1e-5);
     expect((await reconstructionMetrics(tx, ty)).lpips).toBeUndefined();
-    tf.dispose([tx, ty]);
+    tf.dispose([toTensor(tx), toTensor(ty)]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -1,3 +1,4 @@
+import { constant } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/core/rng.js';
@@ -33,7 +34,7 @@ describeEachBackend('PatchGAN discriminator', () => {
   it('64 px → 6×6 logits; train-mode BatchNorm returns new state; too-small inputs are rejected; no leaks', async () => {
     const p = initDiscriminator(key(0), SMALL);
     const s0 = initDiscriminatorState(SMALL);
-    const x = tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 3) as T<never>;
+    const x = constant(tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 3));
     const before = numTensors();
     const [logits, s1] = discriminator(p, s0, x);
     expect(numTensors()).toBe(before + 1 + 2 * 3);
@@ -41,7 +42,7 @@ describeEachBackend('PatchGAN discriminator', () => {
     expect(s1.bn.map((b) => b.numBatchesTracked)).toEqual([1, 1, 1]);
     const m = await s1.bn[0]!.runningMean.data();
     expect(Math.max(...Array.from(m, Math.abs))).toBeGreaterThan(0);
-    const tiny = tf.zeros([1, 16, 16, 3]) as T<never>;
+    const tiny = constant(tf.zeros([1, 16, 16, 3]));
     expect(() => discriminator(p, s0, tiny)).toThrow('discriminator: input [1, 16, 16, 3] is too small for 3 stages');
     dispose([p, s0, x, logits, s1, tiny]);
   });
@@ -53,7 +54,7 @@ describeEachBackend(
     it('256 px → 30×30 logits (REPAE_SPEC §4.5)', () => {
       const p = initDiscriminator(key(0), SMALL);
       const s0 = initDiscriminatorState(SMALL);
-      const x = tf.zeros([1, 256, 256, 3]) as T<never>;
+      const x = constant(tf.zeros([1, 256, 256, 3]));
       const [logits, s1] = discriminator(p, s0, x);
       expect(logits.shape).toEqual([1, 30, 30, 1]);
       dispose([p, s0, x, logits, s1]);

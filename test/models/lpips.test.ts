@@ -1,3 +1,5 @@
+import { tidy } from '../../src/core/scope.js';
+import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,8 +67,8 @@ describeEachBackend('LPIPS', () => {
     const lp = lpipsFromStateDict(lin, { net: proceduralVgg16() });
     expect(leaves(lp.net).reduce((a, t) => a + t.size, 0)).toBe(14_714_688);
     expect(numTensors()).toBe(start + 26 + 5 + 2);
-    const x = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 1) as T<never>;
-    const y = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 2) as T<never>;
+    const x = constant(tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 1));
+    const y = constant(tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 2));
     const before = numTensors();
     const dxx = lpips(lp, x, x);
     const dxy = lpips(lp, x, y);
@@ -78,7 +80,7 @@ describeEachBackend('LPIPS', () => {
     expect(Array.from(await dxx.data())).toEqual([0, 0]);
     expect(await dyx.data()).toBeAllclose(await dxy.data(), 1e-5);
     expect(Math.min(...(await dxy.data()))).toBeGreaterThan(0);
-    const legacy = tf.tidy(() => [lpips(lp, x, y, { legacyRescale: true }), lpips(lp, tf.sub(tf.mul(x, 2), 1) as T<never>, tf.sub(tf.mul(y, 2), 1) as T<never>)]);
+    const legacy = tidy(() => [lpips(lp, x, y, { legacyRescale: true }), lpips(lp, constant(tf.sub(tf.mul(toTensor(x), 2), 1)), constant(tf.sub(tf.mul(toTensor(y), 2), 1)))]);
     expect(await legacy[0]!.data()).toBeAllclose(await legacy[1]!.data(), 1e-5);
     dispose(legacy);
     const sd = await lpipsToStateDict(lp, false);
@@ -92,8 +94,8 @@ describeEachBackend('LPIPS', () => {
   it('a full LPIPS state dict (net.* + lin + scaling) round-trips; torchvision names convert; errors name the key', async () => {
     const start = numTensors();
     const net = proceduralVgg16();
-    const lin = LPIPS_CHANNELS.map((c, k) => tf.fill([1, 1, c, 1], 0.01 * (k + 1)) as T<never>);
-    const shift = tf.tensor1d([-0.03, -0.088, -0.188]) as T<never>, scale = tf.tensor1d([0.458, 0.448, 0.45]) as T<never>;
+    const lin = LPIPS_CHANNELS.map((c, k) => constant(tf.fill([1, 1, c, 1], 0.01 * (k + 1))));
+    const shift = constant(tf.tensor1d([-0.03, -0.088, -0.188])), scale = constant(tf.tensor1d([0.458, 0.448, 0.45]));
     const sd = await lpipsToStateDict({ net, lin, shift, scale });
     expect([...sd.keys()]).toEqual(lpipsStateDictSpec().map((e) => e.key));
     expect(sd.get('net.slice3.14.weight')?.shape).toEqual([256, 256, 3, 3]);

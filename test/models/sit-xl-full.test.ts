@@ -1,4 +1,5 @@
 /** SiT-XL/2 at full size (683M parameters): real instantiation, official counts, safetensors round trip via a file. */
+import type { T } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { sitConfig } from '../../src/models/sit/config.js';
 import { initSit } from '../../src/models/sit/params.js';
 
 /** A cheap fingerprint of a tensor's values (sum and a strided sample), compared exactly. */
-async function fingerprint(t: tf.Tensor): Promise<number[]> {
+async function fingerprint(t: T<never>): Promise<number[]> {
   const d = await t.data();
   let s = 0;
   for (let i = 0; i < d.length; i++) s += d[i] as number;

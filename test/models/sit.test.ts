@@ -1,3 +1,4 @@
+import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/core/rng.js';
@@ -23,7 +24,7 @@ const tiny: SitConfig = customSitConfig({
 /** Distinct live tensors of a result. */
 const count = (x: unknown): number => new Set(tensorsIn(x)).size;
 /** Parameter leaves (backbone + projectors) in a deterministic order, then the BN buffers. */
-const paramLeaves = (w: SitWeights): tf.Tensor[] => [...leaves({ sit: w.sit, proj: w.proj }), w.bn.runningMean, w.bn.runningVar];
+const paramLeaves = (w: SitWeights): tf.Tensor[] => [...leaves({ sit: w.sit, proj: w.proj }), w.bn.runningMean, w.bn.runningVar].map(toTensor);
 
 const rand = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
@@ -80,7 +81,7 @@ describe('SiT fixed embeddings', () => {
 
 describeEachBackend('SiT model', (backend) => {
   it('timestep embedding at t = 0 is 128 ones then 128 zeros (cos first)', async () => {
-    const t = tf.zeros([2]) as T<never>;
+    const t = constant(tf.zeros([2]));
     const e = timestepEmbedding(t, 256);
     const v = Array.from(await e.data());
     expect(v.slice(0, 128).every((x) => x === 1)).toBe(true);
@@ -89,7 +90,7 @@ describeEachBackend('SiT model', (backend) => {
   });
 
   it('patchify / unpatchify are inverse (p = 2 and p = 1)', async () => {
-    const x = rand([2, 8, 8, 4], 1) as T<never>;
+    const x = constant(rand([2, 8, 8, 4], 1));
     for (const p of [1, 2]) {
       const tok = patchify(x, p);
       expect(tok.shape).toEqual([2, 64 / (p * p), 4 * p * p]);
@@ -102,17 +103,17 @@ describeEachBackend('SiT model', (backend) => {
 
   it('a fresh SiT outputs exactly zero, blocks are identities, and forwards do not leak', async () => {
     const w = initSit(key(3), tiny);
-    const x = rand([2, 8, 8, 4], 2) as T<never>;
-    const t = tf.tensor([0.3, 0.8]) as T<never>;
-    const y = tf.tensor([1, 10], [2], 'int32') as T<never>;
-    const zs = [rand([2, 16, 16], 3), rand([2, 16, 8], 4)] as T<never>[];
+    const x = constant(rand([2, 8, 8, 4], 2));
+    const t = constant(tf.tensor([0.3, 0.8]));
+    const y = constant(tf.tensor([1, 10], [2], 'int32'));
+    const zs = [rand([2, 16, 16], 3), rand([2, 16, 8], 4)].map(constant);
     const before = tf.memory().numTensors;
     const f = sitForward(w.sit, w.proj, x, t, y, { cfg: tiny, trace: true });
     expect(tf.memory().numTensors - before).toBe(count(f));
     expect(f.output.shape).toEqual([2, 8, 8, 4]);
     expect((await f.output.data()).every((v) => v === 0)).toBe(true);
     // Zero gates: every block returns its input, so zs_tilde = projector(x_embedder(x) + pos_embed).
-    const h0 = tf.add(f.trace!.xEmbedderOut, w.sit.posEmbed) as T<never>;
+    const h0 = constant(tf.add(toTensor(f.trace!.xEmbedderOut), toTensor(w.sit.posEmbed)));
     const z0 = projector(w.proj[0]!, h0);
     expect(await f.zsTilde[0]!.data()).toBeAllclose(await z0.data(), 1e-6);
     expect((await f.zsTilde[0]!.data()).some((v) => v !== 0)).toBe(true);
@@ -142,7 +143,7 @@ describeEachBackend('SiT model', (backend) => {
     expect(Math.abs(pl)).toBeLessThanOrEqual(1);
     dispose(r);
     expect(() => sitLosses(w, { x, y, zs }, { cfg: tiny, mode: 'train', t, noise: x })).toThrow(/labelDropRand/);
-    const small = tf.zeros([2, 4, 4, 4]) as T<never>;
+    const small = constant(tf.zeros([2, 4, 4, 4]));
     expect(() => sitForward(w.sit, w.proj, small, t, y, { cfg: tiny })).toThrow(/expected NHWC latents \[N, 8, 8, 4\]/);
     small.dispose();
     expect(tf.memory().numTensors).toBe(n2);

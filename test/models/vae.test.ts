@@ -1,3 +1,4 @@
+import { constant } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { key } from '../../src/core/rng.js';
@@ -35,7 +36,7 @@ import { describeEachBackend, testBackends } from '../helpers/backends.js';
 const NARROW = vaeConfig({ embedDim: 4, ch: 32, chMult: [1, 1, 1, 2] });
 /** A narrow structure with attention inside the last level (like f16d32: nominal 64 px, attention at 16). */
 const NARROW_ATTN = vaeConfig({ embedDim: 8, ch: 32, chMult: [1, 1, 2], resolution: 64, attnResolutions: [16] });
-const c = (x: tf.Tensor): T<never> => x as T<never>;
+const c = (x: tf.Tensor): T<never> => constant(x);
 const numel = (p: unknown): number => leaves(p).reduce((a, t) => a + t.size, 0);
 const ioBackend = testBackends.find((b) => b === 'cpu' || b === 'wasm') ?? testBackends[0];
 

@@ -1,3 +1,4 @@
+import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { numTensors } from '../../src/core/scope.js';
@@ -8,7 +9,7 @@ import { groupNorm, initGroupNorm } from '../../src/nn/group-norm.js';
 import { batchNormAffine, initBatchNormState } from '../../src/nn/batch-norm-affine.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
-const c = <G extends string = never>(x: tf.Tensor): T<G> => x as T<G>;
+const c = (x: tf.Tensor): T<never> => constant(x);
 
 describeEachBackend('nn: conv2d / groupNorm / batchNormAffine', () => {
   it('initConv2d: PyTorch default bounds 1/sqrt(fan_in), tfjs layout', async () => {
@@ -20,7 +21,7 @@ describeEachBackend('nn: conv2d / groupNorm / batchNormAffine', () => {
     expect(Math.max(...Array.from(w, Math.abs))).toBeLessThanOrEqual(bound);
     expect(Math.max(...Array.from(w, Math.abs))).toBeGreaterThan(0.8 * bound);
     expect(initConv2d(key(1), { inCh: 8, outCh: 4, kernel: 3, bias: false }).b).toBeUndefined();
-    tf.dispose([p.w, p.b!]);
+    tf.dispose([toTensor(p.w), toTensor(p.b!)]);
   });
 
   it('Downsample padding (0,1,0,1) + stride 2 equals F.pad then a valid conv, and leaves no tensors', async () => {
@@ -30,11 +31,11 @@ describeEachBackend('nn: conv2d / groupNorm / batchNormAffine', () => {
     const y = conv2d(p, x, { stride: 2, padding: DOWNSAMPLE_PAD });
     expect(numTensors()).toBe(before + 1);
     expect(y.shape).toEqual([2, 4, 4, 5]);
-    const ref = tf.tidy(() => tf.add(tf.conv2d(tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]) as tf.Tensor4D, p.w as tf.Tensor4D, 2, 'valid'), p.b!));
+    const ref = tf.tidy(() => tf.add(tf.conv2d(tf.pad(toTensor(x), [[0, 0], [0, 1], [0, 1], [0, 0]]) as tf.Tensor4D, toTensor(p.w) as tf.Tensor4D, 2, 'valid'), toTensor(p.b!)));
     expect(await y.data()).toBeAllclose(await ref.data(), 1e-5);
     expect(torchPadding(1)).toEqual([[1, 1], [1, 1]]);
     expect(torchPadding([0, 1, 0, 1])).toEqual([[0, 1], [0, 1]]);
-    tf.dispose([p.w, p.b!, x, y, ref]);
+    tf.dispose([toTensor(p.w), toTensor(p.b!), toTensor(x), toTensor(y), ref]);
   });
 
   it('groupNorm matches a host reference (biased variance per sample and group, affine per channel)', async () => {
@@ -56,7 +57,7 @@ describeEachBackend('nn: conv2d / groupNorm / batchNormAffine', () => {
     expect(await y.data()).toBeAllclose(ref, 1e-5);
     const id = initGroupNorm(8);
     expect(Array.from(await id.w.data())).toEqual(new Array(8).fill(1));
-    tf.dispose([xs, p.w, p.b, y, id.w, id.b]);
+    tf.dispose([xs, toTensor(p.w), toTensor(p.b), toTensor(y), toTensor(id.w), toTensor(id.b)]);
   });
 
   it('batchNormAffine (train) scales the normalised batch and updates the running stats', async () => {
@@ -72,6 +73,6 @@ describeEachBackend('nn: conv2d / groupNorm / batchNormAffine', () => {
     expect(s1.numBatchesTracked).toBe(1);
     const ye = batchNormAffine(p, s1, x, 'eval');
     expect(ye.shape).toEqual([2, 2, 1, 2]);
-    tf.dispose([x, p.w, p.b, s0.runningMean, s0.runningVar, y, s1.runningMean, s1.runningVar, ye]);
+    tf.dispose([toTensor(x), toTensor(p.w), toTensor(p.b), toTensor(s0.runningMean), toTensor(s0.runningVar), toTensor(y), toTensor(s1.runningMean), toTensor(s1.runningVar), toTensor(ye)]);
   });
 });

@@ -1,3 +1,4 @@
+import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { key } from '../../src/core/rng.js';
@@ -9,7 +10,7 @@ import { initLinear, linear } from '../../src/nn/linear.js';
 import { initMlp, mlp } from '../../src/nn/mlp.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
-const r = (shape: number[], seed: number, s = 1): T<never> => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), s) as T<never>;
+const r = (shape: number[], seed: number, s = 1): T<never> => constant(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), s));
 
 /** Reference LayerNorm over the last axis with raw tfjs ops. */
 const refLn = (x: tf.Tensor, eps: number): tf.Tensor => {
@@ -25,7 +26,7 @@ describeEachBackend('transformer layers', () => {
     const b = r([5], 1);
     const x = r([2, 3, 6], 2);
     const y = linear({ w: p.w, b }, x);
-    const ref = tf.add(tf.matMul(tf.reshape(x, [6, 6]), tf.transpose(p.w)), b);
+    const ref = tf.add(tf.matMul(tf.reshape(toTensor(x), [6, 6]), tf.transpose(toTensor(p.w))), toTensor(b));
     expect(await y.data()).toBeAllclose(await ref.data(), 1e-6);
     const z = initLinear(key(1), 4, 3, 'zeros');
     expect(Array.from(await z.w.data()).every((v) => v === 0)).toBe(true);
@@ -36,7 +37,7 @@ describeEachBackend('transformer layers', () => {
     const x = r([2, 3, 8], 3, 3);
     const w = r([8], 4), b = r([8], 5);
     const y = layerNorm(x, 1e-6), ya = layerNormAffine({ w, b }, x, 1e-5);
-    const ref = refLn(x, 1e-6), refa = tf.add(tf.mul(refLn(x, 1e-5), w), b);
+    const ref = refLn(toTensor(x), 1e-6), refa = tf.add(tf.mul(refLn(toTensor(x), 1e-5), toTensor(w)), toTensor(b));
     expect(await y.data()).toBeAllclose(await ref.data(), 1e-5);
     expect(await ya.data()).toBeAllclose(await refa.data(), 1e-5);
     dispose([x, w, b, y, ya, ref, refa]);
@@ -56,19 +57,19 @@ describeEachBackend('transformer layers', () => {
       const y = attention(p, x, heads);
       expect(tf.memory().numTensors - before).toBe(1);
       const ref = tf.tidy(() => {
-        const qkv = tf.add(tf.matMul(tf.reshape(x, [n * t, d]), p.qkv.w, false, true), p.qkv.b); // [nt, 3d], rows [q | k | v]
+        const qkv = tf.add(tf.matMul(tf.reshape(toTensor(x), [n * t, d]), toTensor(p.qkv.w), false, true), toTensor(p.qkv.b)); // [nt, 3d], rows [q | k | v]
         const outs: tf.Tensor[] = [];
         for (let h = 0; h < heads; h++) {
           const part = (j: number): tf.Tensor => tf.reshape(tf.slice(qkv, [0, j * d + h * hd], [n * t, hd]), [n, t, hd]);
           let q = part(0), k = part(1);
           if (p.qNorm !== undefined && p.kNorm !== undefined) {
-            q = tf.add(tf.mul(refLn(q, 1e-5), p.qNorm.w), p.qNorm.b);
-            k = tf.add(tf.mul(refLn(k, 1e-5), p.kNorm.w), p.kNorm.b);
+            q = tf.add(tf.mul(refLn(q, 1e-5), toTensor(p.qNorm.w)), toTensor(p.qNorm.b));
+            k = tf.add(tf.mul(refLn(k, 1e-5), toTensor(p.kNorm.w)), toTensor(p.kNorm.b));
           }
           const a = tf.softmax(tf.matMul(tf.mul(q, hd ** -0.5), k, false, true));
           outs.push(tf.matMul(a, part(2)));
         }
-        return tf.add(tf.matMul(tf.reshape(tf.concat(outs, -1), [n * t, d]), p.proj.w, false, true), p.proj.b);
+        return tf.add(tf.matMul(tf.reshape(tf.concat(outs, -1), [n * t, d]), toTensor(p.proj.w), false, true), toTensor(p.proj.b));
       });
       expect(await y.data()).toBeAllclose(await ref.data(), 1e-5);
       dispose([p0.qNorm, p0.kNorm, p, x, y, ref]);
@@ -79,9 +80,9 @@ describeEachBackend('transformer layers', () => {
     const x = r([3, 4], 21);
     const ym = mlp(m, x);
     const refm = tf.tidy(() => {
-      const h = tf.matMul(x, m.fc1.w, false, true);
+      const h = tf.matMul(toTensor(x), toTensor(m.fc1.w), false, true);
       const g = tf.mul(tf.mul(0.5, h), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3)))))));
-      return tf.matMul(g, m.fc2.w, false, true);
+      return tf.matMul(g, toTensor(m.fc2.w), false, true);
     });
     expect(await ym.data()).toBeAllclose(await refm.data(), 1e-5);
     dispose([m, x, ym, refm]);

@@ -1,3 +1,4 @@
+import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { key } from '../../src/core/rng.js';
@@ -19,21 +20,21 @@ function toyModel(): VelocityModel & { calls: { b: number; t: number; y: number[
     settle: async () => void (await Promise.all(pending)),
     velocity: (x: T<never>, t: T<never>, y: T<never>) => {
       const slot = calls.push({ b: x.shape[0] as number, t: NaN, y: [] }) - 1;
-      const tc = tf.clone(t), yc = tf.clone(y);
+      const tc = tf.clone(toTensor(t)), yc = tf.clone(toTensor(y));
       pending.push(
         (async () => {
           calls[slot] = { b: x.shape[0] as number, t: (await tc.data())[0] as number, y: Array.from(await yc.data()) };
           tf.dispose([tc, yc]);
         })(),
       );
-      return tf.tidy(() => tf.add(x, tf.reshape(tf.cast(y, 'float32'), [-1, 1, 1, 1]))) as T<never>;
+      return constant(tf.tidy(() => tf.add(toTensor(x), tf.reshape(tf.cast(toTensor(y), 'float32'), [-1, 1, 1, 1]))));
     },
   };
 }
 
 describeEachBackend('samplers (host float64 state)', () => {
   it('Euler integrates v = x exactly as the float64 recursion, reports progress and does not leak', async () => {
-    const xT = tf.tensor([0.5, -1, 2, 0.25], [1, 2, 2, 1]) as T<never>;
+    const xT = constant(tf.tensor([0.5, -1, 2, 0.25], [1, 2, 2, 1]));
     const m = toyModel();
     const before = tf.memory().numTensors;
     const steps: SamplerProgress[] = [];
@@ -48,7 +49,7 @@ describeEachBackend('samplers (host float64 state)', () => {
   });
 
   it('Heun uses 2n − 1 evaluations; guidance doubles the batch with the null class inside the interval only', async () => {
-    const xT = tf.ones([2, 2, 2, 1]) as T<never>;
+    const xT = constant(tf.ones([2, 2, 2, 1]));
     const m = toyModel();
     const out = await eulerSampler(m, xT, [3, 4], { numSteps: 4, heun: true, guidance: { scale: 2, high: 0.5 } });
     await m.settle();
@@ -61,7 +62,7 @@ describeEachBackend('samplers (host float64 state)', () => {
   });
 
   it('Euler–Maruyama is deterministic per key, uses injected noise, and its last step is noiseless', async () => {
-    const xT = tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 1) as T<never>;
+    const xT = constant(tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 1));
     const m = toyModel();
     const a = await eulerMaruyamaSampler(m, xT, [0, 1], { numSteps: 5, key: key(1) });
     const b = await eulerMaruyamaSampler(m, xT, [0, 1], { numSteps: 5, key: key(1) });
@@ -81,8 +82,8 @@ describeEachBackend('samplers (host float64 state)', () => {
 
 describeEachBackend('interpolants and time sampling', () => {
   it('linear: x_t = (1−t)x0 + tε, v = ε − x0; cosine coefficients; score of the linear path', async () => {
-    const x0 = tf.tensor([1, 2], [2, 1, 1, 1]) as T<never>, eps = tf.tensor([0.5, -1], [2, 1, 1, 1]) as T<never>;
-    const t = tf.tensor([0.25, 0.5], [2, 1, 1, 1]) as T<never>;
+    const x0 = constant(tf.tensor([1, 2], [2, 1, 1, 1])), eps = constant(tf.tensor([0.5, -1], [2, 1, 1, 1]));
+    const t = constant(tf.tensor([0.25, 0.5], [2, 1, 1, 1]));
     const { xt, target } = interpolate('linear', x0, eps, t);
     expect(Array.from(await xt.data())).toBeAllclose([0.875, 0.5], 1e-7);
     expect(Array.from(await target.data())).toEqual([-0.5, -3]);

@@ -1,3 +1,5 @@
+import { dispose } from '../../src/core/scope.js';
+import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fc from 'fast-check';
 import { expect, it } from 'vitest';
@@ -22,7 +24,7 @@ describeEachBackend('optimizers', () => {
       ...adamw({ lr: 1e-2 }),
       update: (grads, state, params) => {
         const [u, s] = adamw({ lr: 1e-2 }).update(grads, state, params);
-        return [u.map((x, i) => (x === null ? null : tf.mul(x, 1 - 0.9 ** (s[i] as AdamLeafState).step))), s] as const;
+        return [u.map((x, i) => (x === null ? null : constant(tf.mul(toTensor(x), 1 - 0.9 ** (s[i] as AdamLeafState).step)))), s] as const;
       },
     };
     const [ours] = await runOptimizer(noBias, [0.5], [0.3], 3);
@@ -37,15 +39,15 @@ describeEachBackend('optimizers', () => {
     expect(await chainAssociativity(clipByGlobalNorm(1), sgd(0.1), adamw({ lr: 0.01 }), [0.5, -1], [3, 4], 3)).toBeLessThan(1e-6);
   });
   it('clipByGlobalNorm scales by min(1, max/(norm+1e-6)) and reports the pre-clip norm', async () => {
-    const g = [tf.tensor([3]), tf.tensor([4]), null];
+    const g = [constant(tf.tensor([3])), constant(tf.tensor([4])), null];
     const [u, s] = clipByGlobalNorm(1).update(g, { norm: null }, []);
     expect((await s.norm!.data())[0]).toBeCloseTo(5, 5);
     expect((await u[0]!.data())[0]).toBeCloseTo(3 / (5 + 1e-6), 6);
     expect(u[2]).toBeNull();
-    const n = globalNorm([tf.tensor([0.1])]);
-    const [u2] = clipByGlobalNorm(1).update([tf.tensor([0.1])], { norm: null }, []);
+    const n = globalNorm([constant(tf.tensor([0.1]))]);
+    const [u2] = clipByGlobalNorm(1).update([constant(tf.tensor([0.1]))], { norm: null }, []);
     expect((await u2[0]!.data())[0]).toBeCloseTo(0.1, 6);
-    tf.dispose([...g.filter((x): x is tf.Tensor => x !== null), ...u.filter((x): x is tf.Tensor => x !== null), s.norm!, n, u2[0]!]);
+    dispose([g, u, s.norm, n, u2]);
   });
   it('EMA: decay 0 copies, decay 1 keeps, integers copied; no leak', async () => {
     const before = tf.memory().numTensors;
@@ -57,7 +59,7 @@ describeEachBackend('optimizers', () => {
     expect(Array.from(await half.w.data())).toEqual([0.5, 1]);
     expect(half.bn.numBatchesTracked).toBe(7);
     expect(Array.from(await init.bn.runningMean.data())).toEqual([3]);
-    tf.dispose([p.w, p.bn.runningMean, e0.w, e0.bn.runningMean, copy.w, copy.bn.runningMean, keep.w, keep.bn.runningMean, half.w, half.bn.runningMean, init.w, init.bn.runningMean]);
+    dispose([p.w, p.bn.runningMean, e0.w, e0.bn.runningMean, copy.w, copy.bn.runningMean, keep.w, keep.bn.runningMean, half.w, half.bn.runningMean, init.w, init.bn.runningMean]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -1,4 +1,6 @@
 /** A pure two-group training step on the toy model: routed grads, partitioned optimizers, no leak. */
+import { dispose } from '../../src/core/scope.js';
+import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { releaseOld, rng, type Store } from '../../src/core/index.js';
@@ -19,7 +21,7 @@ function step(s: State, b: ToyBatch): readonly [State, { readonly vae: tf.Tensor
   const [sit, optSit] = stepGroup<Toy, 'sit'>(opts.sit, s.store.sit, gs.sit, s.opt.sit);
   const next: State = { store: { ...s.store, vae, sit }, opt: { vae: optVae, sit: optSit }, step: s.step + 1 };
   releaseOld([s, gv, gs, auxV], next);
-  return [next, { vae: lv, sit: ls }] as const;
+  return [next, { vae: toTensor(lv), sit: toTensor(ls) }] as const;
 }
 
 function init(seed: number): State {
@@ -39,7 +41,7 @@ describeEachBackend('toy training step', () => {
       s = n;
       const vals = [(await m.vae.data())[0] as number, (await m.sit.data())[0] as number];
       if (i === 0) first.push(...vals);
-      tf.dispose([m.vae, m.sit]);
+      dispose([m.vae, m.sit]);
       counts.push(tf.memory().numTensors);
     }
     counts = counts.slice(2); // adam moments are created lazily in step 1
@@ -48,7 +50,7 @@ describeEachBackend('toy training step', () => {
     const [ls] = toy.evaluate(diffusionToy)(s.store, b);
     expect((await lv.data())[0]).toBeLessThan(first[0] as number);
     expect((await ls.data())[0]).toBeLessThan(first[1] as number);
-    tf.dispose([lv, ls, auxE.z, b.x, b.eps]);
+    dispose([lv, ls, toTensor(auxE.z), toTensor(b.x), toTensor(b.eps)]);
     releaseOld(s, null);
   });
   it('the frozen encoder and untouched groups keep their exact tensors', () => {
@@ -58,7 +60,7 @@ describeEachBackend('toy training step', () => {
     const [n, m] = step(s, b);
     expect(n.store.enc.w).toBe(enc);
     expect(n.store.vae.w).not.toBe(s.store.vae.w);
-    tf.dispose([m.vae, m.sit, b.x, b.eps]);
+    dispose([m.vae, m.sit, toTensor(b.x), toTensor(b.eps)]);
     releaseOld(n, null);
   });
 });

@@ -1,19 +1,20 @@
 /** @file Typed elementwise ops: each result depends on the union of its inputs' groups. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
+import { out, outAll, raw } from '../internal.js';
 import type { T } from '../tensor.js';
 
 /** An elementwise operand: a tracked tensor or a plain number (a constant). @category utility types */
 export type Operand<G extends string> = T<G> | number;
-const raw = (x: Operand<string>): tf.Tensor | number => x;
+const rw = (x: Operand<string>): tf.Tensor | number => (typeof x === 'number' ? x : raw(x));
 
 const lift1 =
   (f: (x: tf.Tensor) => tf.Tensor) =>
   <G extends string>(x: T<G>): T<G> =>
-    f(x) as T<G>;
+    out<G>(f(raw(x)), x);
 const lift2 =
   (f: (x: tf.Tensor | number, y: tf.Tensor | number) => tf.Tensor) =>
   <A extends string = never, B extends string = never>(x: Operand<A>, y: Operand<B>): T<A | B> =>
-    f(raw(x), raw(y)) as T<A | B>;
+    out<A | B>(f(rw(x), rw(y)), x, y);
 
 /** `x + y` with broadcasting. @category layers */
 export const add = lift2((x, y) => tf.add(x, y));
@@ -29,6 +30,8 @@ export const maximum = lift2((x, y) => tf.maximum(x, y));
 export const minimum = lift2((x, y) => tf.minimum(x, y));
 /** Elementwise `x^y`. @category layers */
 export const pow = lift2((x, y) => tf.pow(x, y));
+/** `(x − y)²` elementwise with broadcasting. @category layers */
+export const squaredDifference = lift2((x, y) => tf.squaredDifference(x, y));
 
 /** `−x`. @category layers */
 export const neg = lift1(tf.neg);
@@ -64,10 +67,14 @@ export const atan = lift1(tf.atan);
 export const reciprocal = lift1(tf.reciprocal);
 /** Elementwise sign (−1, 0, 1); its gradient is zero. @category layers */
 export const sign = lift1(tf.sign);
+/** Round to the nearest integer (half to even, as tfjs); its gradient is zero. @category layers */
+export const round = lift1(tf.round);
+/** Floor; its gradient is zero. @category layers */
+export const floor = lift1(tf.floor);
 /** SiLU / swish: `x·σ(x)`. @category layers */
-export const silu = <G extends string>(x: T<G>): T<G> => tf.mul(x, tf.sigmoid(x)) as T<G>;
+export const silu = <G extends string>(x: T<G>): T<G> => out<G>(tf.tidy(() => tf.mul(raw(x), tf.sigmoid(raw(x)))), x);
 /** Leaky ReLU with negative slope `alpha` (PyTorch `LeakyReLU(alpha)`). @category layers */
-export const leakyRelu = <G extends string>(x: T<G>, alpha: number): T<G> => tf.leakyRelu(x, alpha) as T<G>;
+export const leakyRelu = <G extends string>(x: T<G>, alpha: number): T<G> => out<G>(tf.leakyRelu(raw(x), alpha), x);
 
 /**
  * GELU with the tanh approximation, as PyTorch `GELU(approximate='tanh')`:
@@ -75,37 +82,50 @@ export const leakyRelu = <G extends string>(x: T<G>, alpha: number): T<G> => tf.
  * @category layers
  */
 export const geluTanh = <G extends string>(x: T<G>): T<G> =>
-  tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-  }) as T<G>;
+  out<G>(
+    tf.tidy(() => {
+      const xr = raw(x);
+      const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(xr, tf.mul(0.044715, tf.mul(xr, tf.square(xr)))));
+      return tf.mul(tf.mul(0.5, xr), tf.add(1, tf.tanh(inner)));
+    }),
+    x,
+  );
 
 /** Clamp into `[lo, hi]` (gradient zero outside, as PyTorch `clamp`). @category layers */
-export const clip = <G extends string>(x: T<G>, lo: number, hi: number): T<G> => tf.clipByValue(x, lo, hi) as T<G>;
+export const clip = <G extends string>(x: T<G>, lo: number, hi: number): T<G> => out<G>(tf.clipByValue(raw(x), lo, hi), x);
 
 /** `cond ? a : b` elementwise; `cond` is a constant boolean tensor. @category layers */
 export const where = <A extends string, B extends string>(cond: T<never>, a: T<A>, b: T<B>): T<A | B> =>
-  tf.where(cond, a as tf.Tensor, b as tf.Tensor) as T<A | B>;
+  out<A | B>(tf.where(raw(cond), raw(a), raw(b)), a, b);
 
 /** Elementwise `x < y` as a constant boolean tensor. @category layers */
-export const less = (x: T<string> | number, y: T<string> | number): T<never> => tf.less(x, y) as T<never>;
+export const less = (x: T<string> | number, y: T<string> | number): T<never> => out<never>(tf.less(rw(x), rw(y)));
 /** Elementwise `x > y` as a constant boolean tensor. @category layers */
-export const greater = (x: T<string> | number, y: T<string> | number): T<never> => tf.greater(x, y) as T<never>;
+export const greater = (x: T<string> | number, y: T<string> | number): T<never> => out<never>(tf.greater(rw(x), rw(y)));
 /** Elementwise `x >= y` as a constant boolean tensor. @category layers */
 export const greaterEqual = (x: T<string> | number, y: T<string> | number): T<never> =>
-  tf.greaterEqual(x, y) as T<never>;
+  out<never>(tf.greaterEqual(rw(x), rw(y)));
+/** Elementwise `x == y` as a constant boolean tensor. @category layers */
+export const equal = (x: T<string> | number, y: T<string> | number): T<never> => out<never>(tf.equal(rw(x), rw(y)));
 
-/** Cast to another dtype (float32 ↔ int32 ↔ bool); casting to int cuts the gradient as in tfjs. @category layers */
-export const cast = <G extends string>(x: T<G>, dtype: 'float32' | 'int32' | 'bool'): T<G> => tf.cast(x, dtype) as T<G>;
+/**
+ * Cast to another dtype (float32 ↔ int32 ↔ bool). Casting to int cuts the gradient as in tfjs, but
+ * the result keeps the groups (conservative).
+ * @category layers
+ */
+export const cast = <G extends string>(x: T<G>, dtype: 'float32' | 'int32' | 'bool'): T<G> => out<G>(tf.cast(raw(x), dtype), x);
 
 /** Softmax along `axis` (default last). @category layers */
 export const softmax = <G extends string>(x: T<G>, axis = -1): T<G> => {
-  if (axis === -1 || axis === x.rank - 1) return tf.softmax(x) as T<G>;
-  return tf.tidy(() => {
-    const m = tf.max(x, axis, true);
-    const e = tf.exp(tf.sub(x, m));
-    return tf.div(e, tf.sum(e, axis, true));
-  }) as T<G>;
+  if (axis === -1 || axis === x.rank - 1) return out<G>(tf.softmax(raw(x)), x);
+  return out<G>(
+    tf.tidy(() => {
+      const m = tf.max(raw(x), axis, true);
+      const e = tf.exp(tf.sub(raw(x), m));
+      return tf.div(e, tf.sum(e, axis, true));
+    }),
+    x,
+  );
 };
 
 /**
@@ -116,9 +136,10 @@ export const softmax = <G extends string>(x: T<G>, axis = -1): T<G> => {
  * @category layers
  */
 export const sinCosPrecise = <G extends string>(x: T<G>): readonly [T<G>, T<G>] => {
-  const out = tf.tidy(() => {
+  const res = tf.tidy(() => {
     const twoPi = 2 * Math.PI;
-    const r = tf.sub(x, tf.mul(twoPi, tf.round(tf.div(x, twoPi))));
+    const xr = raw(x);
+    const r = tf.sub(xr, tf.mul(twoPi, tf.round(tf.div(xr, twoPi))));
     const r2 = tf.square(r);
     // sin r = r·Σ (−1)^k r^{2k}/(2k+1)!,  cos r = Σ (−1)^k r^{2k}/(2k)!,  k ≤ 10
     let s: tf.Tensor = tf.scalar(1 / 21 / 20 / 19 / 18 / 17 / 16 / 15 / 14 / 13 / 12 / 11 / 10 / 9 / 8 / 7 / 6 / 5 / 4 / 3 / 2);
@@ -131,5 +152,9 @@ export const sinCosPrecise = <G extends string>(x: T<G>): readonly [T<G>, T<G>] 
     }
     return [tf.mul(s, r), c];
   });
-  return [out[0] as T<G>, out[1] as T<G>] as const;
+  const [s, c] = outAll<G>(res, x);
+  return [s as T<G>, c as T<G>] as const;
 };
+
+/** The sum of several tensors of the same shape (tfjs `addN`). @category layers */
+export const addN = <G extends string>(xs: readonly T<G>[]): T<G> => out<G>(tf.addN(xs.map(raw)), ...xs);

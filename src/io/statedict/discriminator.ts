@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { T } from '../../core/tensor.js';
+import { dispose } from '../../core/scope.js';
 import type { BatchNormState } from '../../nn/batch-norm.js';
 import type { Conv2dParams } from '../../nn/conv.js';
 import {
@@ -102,7 +103,7 @@ export function discriminatorFromStateDict(
     r.finish(opts.strict ?? true);
     return { params: { convIn, layers, convOut }, state: { bn } };
   } catch (e) {
-    tf.dispose(made);
+    dispose(made);
     throw e;
   }
 }

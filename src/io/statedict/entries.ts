@@ -1,6 +1,7 @@
 /** @file Shared machinery of the official state-dict maps: entries, layout transposes, a checked reader, errors. */
 import * as tf from '@tensorflow/tfjs-core';
-import type { T } from '../../core/tensor.js';
+import { fromTensor, type T } from '../../core/tensor.js';
+import { read } from '../../core/ops/create.js';
 import type { SafeDtype } from '../safetensors.js';
 
 /**
@@ -81,7 +82,7 @@ export const tfConvToTorch = (data: ArrayLike<number>, shape: readonly number[])
 
 /** Reads a tensor to a PyTorch-layout F32 entry (async: works on every backend). @category io */
 export async function tensorToEntry(t: T<string>, layout: Layout): Promise<StateEntry> {
-  const data = Float32Array.from((await (t as tf.Tensor).data()) as Float32Array);
+  const data = await read(t);
   if (layout === 'conv') {
     const r = tfConvToTorch(data, t.shape);
     return { dtype: 'F32', shape: r.shape, data: r.data };
@@ -145,9 +146,9 @@ export class StateDictReader {
     const e = this.entry(key, shape);
     if (layout === 'conv') {
       const r = torchConvToTf(e.data, shape);
-      return tf.tensor(r.data, r.shape, 'float32') as T<never>;
+      return fromTensor(tf.tensor(r.data, r.shape, 'float32'));
     }
-    return tf.tensor(Float32Array.from(e.data), [...shape], 'float32') as T<never>;
+    return fromTensor(tf.tensor(Float32Array.from(e.data), [...shape], 'float32'));
   }
 
   /** A scalar number (e.g. `num_batches_tracked`). */

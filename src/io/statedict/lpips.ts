@@ -4,7 +4,8 @@
  * files (`converted-f32/v0.1_<net>.{bin,json}`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { T } from '../../core/tensor.js';
+import { fromTensor, toTensor, type T } from '../../core/tensor.js';
+import { dispose } from '../../core/scope.js';
 import { LPIPS_CHANNELS, LPIPS_SCALE, LPIPS_SHIFT, VGG16_CONVS, type LpipsParams, type Vgg16FeaturesParams } from '../../models/lpips.js';
 import { StateDictError, StateDictReader, tensorToEntry, type LoadOptions, type StateDict, type StateDictLike } from './entries.js';
 
@@ -56,12 +57,12 @@ export function lpipsFromStateDict(sd: StateDictLike, opts: LpipsLoadOptions = {
   try {
     const scaling = (name: 'shift' | 'scale', dflt: readonly number[]): T<never> => {
       if (!r.has(`scaling_layer.${name}`)) {
-        const x = tf.tensor1d([...dflt], 'float32') as T<never>;
+        const x = fromTensor(tf.tensor1d([...dflt], 'float32'));
         made.push(x);
         return x;
       }
       const x = t(`scaling_layer.${name}`, [1, 3, 1, 1], false);
-      const y = tf.reshape(x, [3]) as T<never>;
+      const y = fromTensor(tf.reshape(toTensor(x), [3]));
       made.push(y);
       return y;
     };
@@ -77,17 +78,17 @@ export function lpipsFromStateDict(sd: StateDictLike, opts: LpipsLoadOptions = {
     };
     const lin = LPIPS_CHANNELS.map((c, k) => {
       const x = t(`lin${k}.model.1.weight`, [1, c, 1, 1], false);
-      const y = tf.reshape(x, [1, 1, c, 1]) as T<never>;
+      const y = fromTensor(tf.reshape(toTensor(x), [1, 1, c, 1]));
       made.push(y);
       return y;
     });
     r.finish(opts.strict ?? true);
     // Drop the intermediate (pre-reshape) tensors; keep the ones in the result.
     const keep = new Set<unknown>([shift, scale, ...lin, ...net.slices.flatMap((s) => s.flatMap((c) => (c.b === undefined ? [c.w] : [c.w, c.b])))]);
-    for (const x of made) if (!keep.has(x)) x.dispose();
+    for (const x of made) if (!keep.has(x)) dispose(x);
     return { net, lin, shift, scale };
   } catch (e) {
-    tf.dispose(made);
+    dispose(made);
     throw e;
   }
 }

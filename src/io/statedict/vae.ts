@@ -3,6 +3,7 @@
  * `VaeParams`: conv kernels are transposed `[out, in, kh, kw]` ↔ `[kh, kw, in, out]`.
  */
 import type { T } from '../../core/tensor.js';
+import { dispose } from '../../core/scope.js';
 import { decoderLevelHasAttn, encoderLevelHasAttn, vaeConfig, type VaeConfig } from '../../models/vae/config.js';
 import type {
   AttnBlockParams,
@@ -149,7 +150,7 @@ export function vaeFromStateDict(sd: StateDictLike, cfg: VaeConfig, opts: LoadOp
     r.finish(opts.strict ?? true);
     return p;
   } catch (e) {
-    for (const t of made) t.dispose();
+    dispose(made);
     throw e;
   }
 }

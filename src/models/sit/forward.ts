@@ -6,7 +6,7 @@ import { mean, norm, sum } from '../../core/ops/reduce.js';
 import { identity, reshape, split, transpose } from '../../core/ops/shape.js';
 import { normal, split as splitKey, uniform, type Key } from '../../core/rng.js';
 import { tidy } from '../../core/scope.js';
-import type { T } from '../../core/tensor.js';
+import { isConstant, runtimeDeps, type T } from '../../core/tensor.js';
 import { attention } from '../../nn/attention.js';
 import { batchNorm, type BatchNormState, type Mode } from '../../nn/batch-norm.js';
 import { layerNorm } from '../../nn/layer-norm.js';
@@ -314,13 +314,13 @@ export function repaProjLoss<A extends string, B extends string>(zs: readonly T<
   if (zs.length !== zsTilde.length || zs.length === 0)
     throw new RangeError(`repaProjLoss: ${zs.length} target feature sets for ${zsTilde.length} projectors (need the same, ≥ 1)`);
   zs.forEach((z, k) => {
-    const a = z.shape, b = (zsTilde[k] as T<B>).shape;
+    const a = z.shape, b = zsTilde[k]!.shape;
     if (a.length !== 3 || a.join() !== b.join())
       throw new RangeError(`repaProjLoss: zs[${k}] has shape [${a.join(', ')}] but the projector gives [${b.join(', ')}] (tokens must match the SiT's)`);
   });
   return tidy(() => {
     const n = zs[0]?.shape[0] as number;
-    const terms = zs.map((z, k) => sum(mean(sum(mul(l2Normalize(z), l2Normalize(zsTilde[k] as T<B>)), -1), -1)));
+    const terms = zs.map((z, k) => sum(mean(sum(mul(l2Normalize(z), l2Normalize(zsTilde[k]!)), -1), -1)));
     const total = terms.reduce((a: T<A | B>, b) => add(a, b));
     return mul(total, -1 / (zs.length * n));
   });
@@ -352,7 +352,29 @@ export interface SitLossOptions<M extends Mode> {
   readonly key?: Key;
   /** Also return intermediate activations. */
   readonly trace?: boolean;
+  /**
+   * The capability to compute the diffusion loss on a **live** latent (the naive end-to-end
+   * ablation): {@link UNSAFE_LIVE_LATENT_DIFFUSION}. Without it, a latent that may depend on a
+   * parameter group is a compile error (and a run-time error) unless `alignOnly` is set.
+   */
+  readonly unsafeLiveLatent?: UnsafeLiveLatentDiffusion;
 }
+
+declare const unsafeBrand: unique symbol;
+/**
+ * The type of the one value that lets the diffusion loss run on a live latent, so that its gradient
+ * reaches the VAE (paper Table 2, "w/o stop-grad"; it collapses the latent space). No default
+ * objective has it; it can only be named, never produced by accident.
+ * @category losses
+ */
+export interface UnsafeLiveLatentDiffusion {
+  readonly [unsafeBrand]: 'UNSAFE: the diffusion loss differentiates the latent (naive end-to-end)';
+  readonly description: string;
+}
+/** The capability value (see {@link UnsafeLiveLatentDiffusion}); checked by identity at run time. @category losses */
+export const UNSAFE_LIVE_LATENT_DIFFUSION: UnsafeLiveLatentDiffusion = Object.freeze({
+  description: 'UNSAFE: the diffusion loss differentiates the latent (naive end-to-end ablation)',
+}) as UnsafeLiveLatentDiffusion;
 
 /** Intermediate activations of {@link sitLosses}: the forward's trace plus `bn(x)`, `x_t` and the target. @category losses */
 export interface SitLossTrace<G extends string> extends SitTrace<G> {
@@ -394,6 +416,21 @@ export type SitLossResult<G extends string, M extends Mode> = {
  * const loss = add(mean(r.denoisingLoss!), mul(r.projLoss, 0.5))   // r.bn: the new BN state
  * @category losses
  */
+export function sitLosses<G extends string, P extends string, Z extends string, M extends Mode>(
+  model: { readonly sit: SitParams<G>; readonly proj: Projectors<P>; readonly bn: BatchNormState },
+  batch: { readonly x: T<never>; readonly y: T<never>; readonly zs: readonly T<Z>[] },
+  opts: SitLossOptions<M>,
+): SitLossResult<G | P | Z, M>;
+export function sitLosses<G extends string, P extends string, X extends string, Z extends string, M extends Mode>(
+  model: { readonly sit: SitParams<G>; readonly proj: Projectors<P>; readonly bn: BatchNormState },
+  batch: { readonly x: T<X>; readonly y: T<never>; readonly zs: readonly T<Z>[] },
+  opts: SitLossOptions<M> & { readonly alignOnly: true },
+): SitLossResult<G | P | X | Z, M> & { readonly denoisingLoss: null };
+export function sitLosses<G extends string, P extends string, X extends string, Z extends string, M extends Mode>(
+  model: { readonly sit: SitParams<G>; readonly proj: Projectors<P>; readonly bn: BatchNormState },
+  batch: { readonly x: T<X>; readonly y: T<never>; readonly zs: readonly T<Z>[] },
+  opts: SitLossOptions<M> & { readonly unsafeLiveLatent: UnsafeLiveLatentDiffusion },
+): SitLossResult<G | P | X | Z, M>;
 export function sitLosses<G extends string, P extends string, X extends string, Z extends string, M extends Mode>(
   model: { readonly sit: SitParams<G>; readonly proj: Projectors<P>; readonly bn: BatchNormState },
   batch: { readonly x: T<X>; readonly y: T<never>; readonly zs: readonly T<Z>[] },
@@ -402,6 +439,11 @@ export function sitLosses<G extends string, P extends string, X extends string, 
   const cfg = opts.cfg;
   const { x, y, zs } = batch;
   checkLatents(x, cfg, 'sitLosses');
+  if (opts.alignOnly !== true && opts.unsafeLiveLatent !== UNSAFE_LIVE_LATENT_DIFFUSION && !isConstant(x))
+    throw new Error(
+      `sitLosses: the diffusion loss was given a live latent (it depends at run time on [${runtimeDeps(x).join(', ')}]); ` +
+        'train the SiT on stopGradient(z), or pass unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION for the naive end-to-end ablation',
+    );
   if (model.proj.length !== zs.length)
     throw new RangeError(`sitLosses: ${zs.length} target feature sets (zs) for ${model.proj.length} projectors`);
   const tokens = sitTokens(cfg);
