@@ -8,6 +8,8 @@ import { trainLoop } from '../train/loop.js';
 import { registerCommand } from './main.js';
 import { parseArgs } from './args.js';
 import { releaseOld } from '../core/scope.js';
+import { loopParallel, parallelFromEnv } from '../train/distributed.js';
+import { launchLocal, takeLaunchFlags } from '../train/launch.js';
 
 const booleans = Object.entries(defaultRunConfig).filter(([, v]) => typeof v === 'boolean').map(([k]) => fieldToFlag(k).slice(2));
 const valued = Object.entries(defaultRunConfig).filter(([, v]) => typeof v !== 'boolean').map(([k]) => fieldToFlag(k).slice(2));
@@ -29,6 +31,8 @@ export async function chooseBackend(cfg: RunConfig): Promise<string> {
 
 /** Runs a training job from a config; returns the run directory. @category optimizers */
 export async function runTraining(cfg: RunConfig, log: (s: string) => void = console.log, stopAt?: number): Promise<string> {
+  const dist = await parallelFromEnv(); // one rank of `--nproc N` / a torchrun-style launch: rendezvous first
+  if (dist !== undefined && dist.collective.rank > 0) log = () => {};
   const backend = await chooseBackend(cfg);
   const runDir = join(cfg.outputDir, cfg.expName);
   log(`repae train: mode ${cfg.mode}, backend ${backend}, run ${runDir}`);
@@ -39,14 +43,21 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
   const encoder = await buildEncoder(cfg, data, restored, log, cfg.encoderSteps);
   log(`encoder: ${encoder.origin}; ${encoder.spec.dim}-d features`);
   const setup = setupRun(cfg, encoder.spec.dim);
-  const final = await trainLoop({ runDir, setup, data, encoder, log, init: () => initRunState(setup, data, encoder, log), ...(stopAt === undefined ? {} : { stopAt }) });
+  const parallel = dist === undefined ? {} : { parallel: loopParallel(dist.collective, setup, dist.rng), ...(dist.collective.rank > 0 ? { progress: false } : {}) };
+  const final = await trainLoop({ runDir, setup, data, encoder, log, init: () => initRunState(setup, data, encoder, log), ...(stopAt === undefined ? {} : { stopAt }), ...parallel })
+    .finally(() => dist?.collective.close());
   releaseOld(final, null);
   return runDir;
 }
 
 registerCommand('train', 'train REPA-E / LDM / vanilla / naive-E2E (repae train --help)', async (argv) => {
   if (argv.includes('--help')) { console.log(trainHelp()); return 0; }
-  const p = parseArgs(argv, valued, booleans);
+  const [rest, launch] = takeLaunchFlags(argv);
+  if (launch.nproc > 1) return launchLocal(rest, launch);
+  // torchrun-style launch (the launcher sets these itself): the flags override the environment.
+  if (launch.rng !== undefined) process.env['REPAE_DIST_RNG'] = launch.rng;
+  if (launch.timeoutMs !== undefined) process.env['REPAE_DIST_TIMEOUT_MS'] = String(launch.timeoutMs);
+  const p = parseArgs(rest, valued, booleans);
   await runTraining(configFromFlags(p.flags));
   return 0;
 });

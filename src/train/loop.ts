@@ -16,6 +16,7 @@ import type { VaeParams } from '../models/vae/params.js';
 import { eulerSampler, sitVelocityModel } from '../sample/index.js';
 import { batchAt, checkEncoderTokens, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from '../repae/run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../repae/step.js';
+import type { LoopParallel } from './distributed.js';
 
 /** Thrown when a loss or gradient norm becomes NaN/Inf; names the metric and the step. @category optimizers */
 export class NonFiniteLossError extends Error {
@@ -37,6 +38,8 @@ export interface LoopOptions {
   readonly stopAt?: number;
   /** Draw a progress bar on stderr (default: when stderr is a TTY). */
   readonly progress?: boolean;
+  /** One rank of a data-parallel run (src/train/distributed.ts); only rank 0 writes. */
+  readonly parallel?: LoopParallel;
 }
 
 /** Decodes normalised latents through the BN running statistics (`z/scale + bias`, scale = running_var^-1/2, no eps) and the VAE. @category samplers */
@@ -85,22 +88,25 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
   checkEncoderTokens(encoder, setup);
   const resumed = cfg.resume ? loadRunCheckpoint(runDir, setup, encoder, log) : undefined;
   let s = resumed?.state ?? (await o.init());
+  const par = o.parallel, writer = par?.writer ?? true;
+  if (par !== undefined) s = await par.syncState(s);
   if (resumed !== undefined) log(`resumed from step ${s.step} (${runDir}/checkpoints)`);
-  else writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  else if (writer) writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   const total = Math.min(o.stopAt ?? cfg.maxTrainSteps, cfg.maxTrainSteps);
   const showBar = o.progress ?? process.stderr.isTTY === true;
   const t0 = performance.now(), first = s.step;
   let last: Record<string, number> = {};
   let cache: { readonly vae: unknown; readonly latents: LatentCache } | undefined;
   while (s.step < total) {
-    const b = batchAt(data, setup, s.step);
+    const b = par === undefined ? batchAt(data, setup, s.step) : par.batch(data, setup, s.step);
     const zs = [encoder.features(b.pixels, b.x)];
     // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached mean/std.
     if (setup.step.mode === 'ldm' && cache?.vae !== s.store.vae) cache = { vae: s.store.vae, latents: new LatentCache(s.store.vae) };
     const cached = setup.step.mode === 'ldm' && cache !== undefined ? await cache.latents.batch(b) : undefined;
-    const [next, m] = repaeStep(setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, setup.stepKey);
-    const vals = await readMetrics(m);
-    releaseOld([b, zs, cached], null);
+    const inject = par?.inject(s.step) ?? {};
+    const [next, m] = repaeStep(par?.stepConfig ?? setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, par?.stepKey ?? setup.stepKey, inject);
+    const vals = par === undefined ? await readMetrics(m) : await par.reduceMetrics(await readMetrics(m));
+    releaseOld([b, zs, cached, inject], null);
     const bad = Object.entries(vals).find(([, v]) => !Number.isFinite(v));
     if (bad !== undefined) {
       releaseOld(next, s);
@@ -108,15 +114,15 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
     }
     s = next;
     last = vals;
-    if (s.step % cfg.logEvery === 0 || s.step === total) appendFileSync(join(runDir, 'metrics.jsonl'), `${JSON.stringify({ step: s.step, time: Date.now(), ...vals })}\n`);
+    if (writer && (s.step % cfg.logEvery === 0 || s.step === total)) appendFileSync(join(runDir, 'metrics.jsonl'), `${JSON.stringify({ step: s.step, time: Date.now(), ...vals })}\n`);
     if (showBar) process.stderr.write(bar(s.step, total, t0, first, vals));
     else if (s.step % cfg.logEvery === 0 || s.step === total) log(`step ${s.step}/${total} ${Object.entries(vals).filter(([k]) => !k.includes('dict')).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
     o.onStep?.(s.step, vals);
-    if (s.step === 1 || s.step % cfg.samplingSteps === 0) {
+    if (writer && (s.step === 1 || s.step % cfg.samplingSteps === 0)) {
       const png = await previewGrid({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, s.store.vae, setup, fold(setup.stepKey, 777));
       writeFileSync(join(runDir, 'samples', `${String(s.step).padStart(7, '0')}.png`), png);
     }
-    if (s.step % cfg.checkpointingSteps === 0 || s.step === total) {
+    if (writer && (s.step % cfg.checkpointingSteps === 0 || s.step === total)) {
       const path = await saveRunCheckpoint(runDir, s, setup, encoder);
       if (showBar) process.stderr.write('\n');
       log(`checkpoint ${path}`);

@@ -8,7 +8,7 @@ import { normal, split as splitKey, uniform, type Key } from '../../core/rng.js'
 import { tidy } from '../../core/scope.js';
 import type { T } from '../../core/tensor.js';
 import { attention } from '../../nn/attention.js';
-import { batchNorm, type BatchNormState, type Mode } from '../../nn/batch-norm.js';
+import { batchNorm, type BatchNormState, type BatchNormSync, type Mode } from '../../nn/batch-norm.js';
 import { layerNorm } from '../../nn/layer-norm.js';
 import { linear } from '../../nn/linear.js';
 import { mlp } from '../../nn/mlp.js';
@@ -352,6 +352,8 @@ export interface SitLossOptions<M extends Mode> {
   readonly key?: Key;
   /** Also return intermediate activations. */
   readonly trace?: boolean;
+  /** SyncBatchNorm statistics across data-parallel ranks (train mode only). */
+  readonly bnSync?: BatchNormSync;
 }
 
 /** Intermediate activations of {@link sitLosses}: the forward's trace plus `bn(x)`, `x_t` and the target. @category losses */
@@ -417,7 +419,7 @@ export function sitLosses<G extends string, P extends string, X extends string, 
   };
   return tidy(() => {
     const n = x.shape[0] as number;
-    const bnCfg = sitBnConfig(cfg);
+    const bnCfg = opts.bnSync === undefined ? sitBnConfig(cfg) : { ...sitBnConfig(cfg), sync: opts.bnSync };
     let x0: T<X>, bnNext: BatchNormState | undefined;
     if (opts.mode === 'train') [x0, bnNext] = batchNorm(model.bn, x, 'train', bnCfg);
     else x0 = batchNorm(model.bn, x, 'eval', bnCfg);
