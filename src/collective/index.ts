@@ -119,8 +119,8 @@ export async function createCollective(o: CollectiveOptions): Promise<Collective
     broadcast: (tree, root) => runAsync(tree, (b) => n.broadcast(live(), b, root)),
     allReduceSync: (tree, op) => run(tree, (b) => n.allReduce(live(), b, op, true)),
     broadcastSync: (tree, root) => run(tree, (b) => n.broadcast(live(), b, root, true)),
-    allReduceBuffers: (bufs, op) => n.allReduce(live(), bufs, op),
-    barrier: () => n.barrier(live()),
+    allReduceBuffers: async (bufs, op) => n.allReduce(live(), bufs, op),
+    barrier: async () => n.barrier(live()),
     close: async () => { if (!closed) { closed = true; n.destroy(g); } },
   };
 }

@@ -1,0 +1,73 @@
+/**
+ * The Collective over c10d: two ranks in one process (async calls, each on its own libuv worker)
+ * reduce and broadcast tfjs trees; env parsing; the single-process collective; launcher flags.
+ * Needs the native addon (`npm run build:native`); without it the c10d cases report why.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { expect, it } from 'vitest';
+import { CollectiveUnavailableError, createCollective, distEnv, singleProcessCollective, tryNativeCollective } from '../../src/collective/index.js';
+import { freePort, takeLaunchFlags } from '../../src/train/launch.js';
+
+const native = tryNativeCollective();
+const why = native instanceof CollectiveUnavailableError ? native.message : '';
+if (why !== '') console.warn(`c10d collectives unavailable: ${why}`);
+
+it('distEnv reads the torchrun variables and names a bad one', () => {
+  expect(distEnv({})).toEqual({ rank: 0, worldSize: 1, localRank: 0, masterAddr: '127.0.0.1', masterPort: 29500 });
+  expect(distEnv({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', MASTER_ADDR: '10.0.0.2', MASTER_PORT: '1234' })).toEqual({ rank: 3, worldSize: 4, localRank: 1, masterAddr: '10.0.0.2', masterPort: 1234 });
+  expect(() => distEnv({ RANK: '4', WORLD_SIZE: '4' })).toThrow(/RANK=4 is outside/);
+  expect(() => distEnv({ WORLD_SIZE: 'two' })).toThrow(/WORLD_SIZE='two'/);
+});
+
+it('takeLaunchFlags splits the launcher flags off the train argv', () => {
+  const [rest, f] = takeLaunchFlags(['--batch-size', '8', '--nproc', '2', '--dist-rng=per-rank', '--resume']);
+  expect(rest).toEqual(['--batch-size', '8', '--resume']);
+  expect(f).toEqual({ nproc: 2, rng: 'per-rank' });
+  expect(() => takeLaunchFlags(['--nproc', '0'])).toThrow(/--nproc: expected an integer >= 1/);
+});
+
+it('the single-process collective returns equal new tensors and keeps numbers', async () => {
+  await tf.setBackend('cpu');
+  const c = singleProcessCollective();
+  const tree = { a: tf.tensor([1, 2, 3]), n: 5, b: [tf.tensor([[4]]), null] };
+  const before = tf.memory().numTensors;
+  const r = await c.allReduce(tree, 'mean');
+  expect(r.n).toBe(5);
+  expect(r.b[1]).toBeNull();
+  expect(Array.from(await r.a.data())).toEqual([1, 2, 3]);
+  expect(r.a).not.toBe(tree.a);
+  tf.dispose([r.a, r.b[0] as tf.Tensor, tree.a, tree.b[0] as tf.Tensor]);
+  expect(tf.memory().numTensors).toBe(before - 2);
+});
+
+it.skipIf(why !== '')(`two Gloo ranks: allReduce sum/mean and broadcast of tfjs trees; errors name bad arguments${why === '' ? '' : ` (unavailable: ${why})`}`, async () => {
+  await tf.setBackend('cpu');
+  const port = await freePort();
+  const [c0, c1] = await Promise.all([0, 1].map((rank) => createCollective({ rank, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 20_000 })));
+  if (c0 === undefined || c1 === undefined) throw new Error('no collective');
+  expect([c0.rank, c1.rank, c0.worldSize, c0.backend]).toEqual([0, 1, 2, 'gloo']);
+  const mk = (r: number) => ({ w: tf.tensor([[1 + r, 2], [3, 4 * r]]), b: [tf.tensor([10 * r]), null], step: 7 });
+  const t0 = mk(0), t1 = mk(1);
+  const [s0, s1] = await Promise.all([c0.allReduce(t0, 'sum'), c1.allReduce(t1, 'sum')]);
+  expect(Array.from(await s0.w.data())).toEqual([3, 4, 6, 4]);
+  expect(Array.from(await s1.b[0]!.data())).toEqual([10]);
+  expect(s1.b[1]).toBeNull();
+  expect(s0.step).toBe(7);
+  const [m0] = await Promise.all([c0.allReduce(t0, 'mean'), c1.allReduce(t1, 'mean')]);
+  expect(Array.from(await m0.w.data())).toEqual([1.5, 2, 3, 2]);
+  const [, g1] = await Promise.all([c0.broadcast(t0, 0), c1.broadcast(t1, 0)]);
+  expect(Array.from(await g1.w.data())).toEqual([1, 2, 3, 0]);
+  expect(Array.from(await g1.b[0]!.data())).toEqual([0]);
+  await Promise.all([c0.barrier(), c1.barrier()]);
+  await expect(c0.broadcast(t0, 5)).rejects.toThrow(/root 5 is outside \[0, 2\)/);
+  await Promise.all([c1.close(), c0.close()]);
+  await expect(c0.barrier()).rejects.toThrow(/closed/);
+}, 60_000);
+
+it.skipIf(why !== '')(`a rank that never joins: the rendezvous fails within the timeout naming it${why === '' ? '' : ` (unavailable: ${why})`}`, async () => {
+  const port = await freePort();
+  const t = performance.now();
+  await expect(createCollective({ rank: 0, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 2000 })).rejects.toThrow(/rank\(s\) 1 did not join within 2000 ms/);
+  expect(performance.now() - t).toBeLessThan(15_000);
+}, 30_000);
