@@ -194,8 +194,12 @@ void DoAllReduce(Group& g, std::vector<at::Tensor>& ts, Op op) {
     o.reduceOp = c10d::ReduceOp::SUM;
     o.timeout = g.timeout;
     // One tensor: allreduce. Several of different sizes: c10d's coalesced allreduce (one flat
-    // bucket inside Gloo, as DDP's reducer does); NCCL has no coalesced variant in 1.13: per tensor.
-    if (ts.size() == 1 || g.backend == "nccl") {
+    // bucket inside Gloo, as DDP's reducer does). Per tensor (in place, no bucket copy) for NCCL,
+    // which has no coalesced variant in 1.13, and for inference tensors (the tensor part's handles),
+    // which the coalesced copy-back on Gloo's worker thread may not write.
+    bool inference = false;
+    for (auto& t : ts) inference = inference || t.is_inference();
+    if (ts.size() == 1 || g.backend == "nccl" || inference) {
       std::vector<c10::intrusive_ptr<c10d::Work>> works;
       for (auto& t : ts) {
         std::vector<at::Tensor> one{t};
@@ -211,8 +215,10 @@ void DoAllReduce(Group& g, std::vector<at::Tensor>& ts, Op op) {
   } catch (const std::exception& e) {
     throw std::runtime_error(Failure(g, "allReduce", e.what()));
   }
-  if (op == Op::kMean)
+  if (op == Op::kMean) {
+    c10::InferenceMode guard;  // torch handles of the tensor part are inference tensors
     for (auto& t : ts) t.div_(static_cast<double>(g.size));
+  }
 }
 
 void DoBroadcast(Group& g, std::vector<at::Tensor>& ts, int root) {

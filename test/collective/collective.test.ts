@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { expect, it } from 'vitest';
-import { CollectiveUnavailableError, createCollective, distEnv, singleProcessCollective, tryNativeCollective } from '../../src/collective/index.js';
+import { createRequire } from 'node:module';
+import { addonPath, CollectiveUnavailableError, createCollective, distEnv, singleProcessCollective, tryNativeCollective } from '../../src/collective/index.js';
 import { freePort, takeLaunchFlags } from '../../src/train/launch.js';
 
 const native = tryNativeCollective();
@@ -68,6 +69,24 @@ it.skipIf(why !== '')(`two Gloo ranks: allReduce sum/mean and broadcast of tfjs 
   await expect(c1.allReduce(t1, 'sum')).rejects.toThrow(/rank 1 of 2.*lost rank 0/);
   expect(performance.now() - t).toBeLessThan(20_000);
   await c1.close();
+}, 60_000);
+
+interface TensorPart { fromTypedArray(d: Float32Array, shape: number[], dtype: string): object; toTypedArray(h: object): Float32Array; dispose(h: object): void }
+it.skipIf(why !== '')(`torch tensor handles are reduced in place (no host copy)${why === '' ? '' : ` (unavailable: ${why})`}`, async () => {
+  const n = tryNativeCollective();
+  if (n instanceof CollectiveUnavailableError) throw n;
+  const tp = createRequire(import.meta.url)(addonPath()) as TensorPart;
+  const port = await freePort();
+  const [g0, g1] = await Promise.all([0, 1].map((rank) => n.create({ rank, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 20_000, backend: 'gloo' })));
+  const h0 = tp.fromTypedArray(new Float32Array([1, 2, 3, 4]), [2, 2], 'float32'), h1 = tp.fromTypedArray(new Float32Array([3, 2, 1, 0]), [2, 2], 'float32');
+  const k0 = tp.fromTypedArray(new Float32Array([5]), [1], 'float32'), k1 = tp.fromTypedArray(new Float32Array([7]), [1], 'float32');
+  await Promise.all([n.allReduce(g0!, [h0, k0], 'mean'), n.allReduce(g1!, [h1, k1], 'mean')]);
+  expect(Array.from(tp.toTypedArray(h0))).toEqual([2, 2, 2, 2]);
+  expect(Array.from(tp.toTypedArray(h1))).toEqual([2, 2, 2, 2]);
+  expect(Array.from(tp.toTypedArray(k1))).toEqual([6]);
+  n.destroy(g1!);
+  n.destroy(g0!);
+  for (const h of [h0, h1, k0, k1]) tp.dispose(h);
 }, 60_000);
 
 it.skipIf(why !== '')(`a rank that never joins: the rendezvous fails within the timeout naming it${why === '' ? '' : ` (unavailable: ${why})`}`, async () => {
