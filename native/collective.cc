@@ -20,6 +20,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef REPAE_WITH_CUDA
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -56,6 +57,7 @@ struct Group {
   std::string addr;
   int port = 0;
   std::string backend;
+  bool hostsStore = true;
   std::chrono::milliseconds timeout{0};
   c10::intrusive_ptr<c10d::TCPStore> store;    // rendezvous (used by the process group)
   c10::intrusive_ptr<c10d::TCPStore> hbStore;  // heartbeats and diagnosis (own connection)
@@ -99,9 +101,9 @@ struct Group {
       }
     };
     std::vector<int64_t> a, b;
-    if (!read(a)) return rank == 0 ? "" : "lost rank 0: the rendezvous store it hosts at " + addr + ":" + Str(port) + " is unreachable";
+    if (!read(a)) return rank == 0 && hostsStore ? "" : hostsStore ? "lost rank 0: the rendezvous store it hosts at " + addr + ":" + Str(port) + " is unreachable" : "the rendezvous store at " + addr + ":" + Str(port) + " (torchrun's agent) is unreachable";
     std::this_thread::sleep_for(std::chrono::milliseconds(6 * kHeartbeatMs));
-    if (!read(b)) return rank == 0 ? "" : "lost rank 0: the rendezvous store it hosts at " + addr + ":" + Str(port) + " is unreachable";
+    if (!read(b)) return rank == 0 && hostsStore ? "" : hostsStore ? "lost rank 0: the rendezvous store it hosts at " + addr + ":" + Str(port) + " is unreachable" : "the rendezvous store at " + addr + ":" + Str(port) + " (torchrun's agent) is unreachable";
     std::vector<int> lost;
     for (int r = 0; r < size; ++r)
       if (r != rank && b[r] == a[r]) lost.push_back(r);
@@ -263,6 +265,7 @@ struct CreateArgs {
   int rank = 0, size = 1, port = 29500;
   int64_t timeoutMs = 30000;
   std::string addr = "127.0.0.1", backend = "gloo", iface;
+  bool hostStore = true;  // rank 0 hosts the TCPStore; false under torchrun's agent store
 };
 
 std::shared_ptr<Group> DoCreate(const CreateArgs& a) {
@@ -272,6 +275,7 @@ std::shared_ptr<Group> DoCreate(const CreateArgs& a) {
   g->addr = a.addr;
   g->port = a.port;
   g->backend = a.backend;
+  g->hostsStore = a.hostStore;
   g->timeout = std::chrono::milliseconds(a.timeoutMs);
   const std::string where = g->Where();
   // 1. Store: rank 0 hosts the server; nobody waits for the others here (the process group's
@@ -279,7 +283,7 @@ std::shared_ptr<Group> DoCreate(const CreateArgs& a) {
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(a.port);
-    so.isServer = a.rank == 0;
+    so.isServer = a.rank == 0 && a.hostStore;
     so.numWorkers = a.size;
     so.waitWorkers = false;
     so.timeout = g->timeout;
@@ -316,12 +320,12 @@ std::shared_ptr<Group> DoCreate(const CreateArgs& a) {
     if (a.backend == "gloo") {
       auto o = c10d::ProcessGroupGloo::Options::create(g->timeout);
       o->devices.push_back(GlooDevice(a.addr, a.iface));
-      g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, a.rank, a.size, o);
+      g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("repae/pg", g->store), a.rank, a.size, o);
     } else if (a.backend == "nccl") {
 #ifdef REPAE_WITH_CUDA
       auto o = c10d::ProcessGroupNCCL::Options::create();
       o->timeout = g->timeout;
-      g->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(g->store, a.rank, a.size, o);
+      g->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("repae/pg", g->store), a.rank, a.size, o);
 #else
       throw std::runtime_error("backend 'nccl' needs the addon built against a CUDA libtorch (LIBTORCH=<cuda libtorch> npm run build:native); this build has gloo only");
 #endif
@@ -425,6 +429,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   a.addr = StrField(o, "masterAddr", "127.0.0.1");
   a.backend = StrField(o, "backend", "gloo");
   a.iface = StrField(o, "iface", "");
+  a.hostStore = !o.Get("hostStore").IsBoolean() || o.Get("hostStore").As<Napi::Boolean>().Value();
   if (a.size < 1) throw Napi::RangeError::New(env, "collective.create: worldSize must be >= 1, got " + Str(a.size));
   if (a.rank < 0 || a.rank >= a.size) throw Napi::RangeError::New(env, "collective.create: rank " + Str(a.rank) + " is outside [0, " + Str(a.size) + ")");
   if (a.port < 1 || a.port > 65535) throw Napi::RangeError::New(env, "collective.create: masterPort " + Str(a.port) + " is not a TCP port");

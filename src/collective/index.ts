@@ -72,6 +72,8 @@ export interface CollectiveOptions {
   readonly timeoutMs?: number;
   /** `gloo` (default) or `nccl` (addon built against CUDA). */
   readonly backend?: 'gloo' | 'nccl';
+  /** Whether rank 0 hosts the TCPStore (default true; false under torchrun, whose agent hosts it at MASTER_PORT). */
+  readonly hostStore?: boolean;
   /** Network interface for Gloo (default: loopback when the master is 127.0.0.1, else the host's address; `GLOO_SOCKET_IFNAME` is honoured). */
   readonly iface?: string;
 }
@@ -84,7 +86,7 @@ export async function createCollective(o: CollectiveOptions): Promise<Collective
   if (!n.backends.includes(backend)) throw new Error(`collective backend '${backend}' is not in this addon build (it has ${n.backends.join(', ')}); NCCL needs LIBTORCH=<a CUDA libtorch> npm run build:native`);
   const g: NativeGroup = await n.create({
     rank: o.rank, worldSize: o.worldSize, masterAddr: o.masterAddr, masterPort: o.masterPort,
-    timeoutMs: o.timeoutMs ?? 60_000, backend, ...(o.iface === undefined ? {} : { iface: o.iface }),
+    timeoutMs: o.timeoutMs ?? 60_000, backend, ...(o.iface === undefined ? {} : { iface: o.iface }), ...(o.hostStore === undefined ? {} : { hostStore: o.hostStore }),
   });
   let closed = false;
   const live = (): NativeGroup => {
@@ -152,7 +154,8 @@ export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv {
 
 /**
  * The collective of this process from the torchrun variables (single-process when WORLD_SIZE is
- * absent or 1). `REPAE_DIST_TIMEOUT_MS` sets the timeout, `REPAE_DIST_BACKEND` gloo|nccl.
+ * absent or 1). `REPAE_DIST_TIMEOUT_MS` sets the timeout, `REPAE_DIST_BACKEND` gloo|nccl; under
+ * torchrun (`TORCHELASTIC_USE_AGENT_STORE=True`) the agent's store is used.
  * @category utility types
  */
 export async function collectiveFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Collective> {
@@ -161,5 +164,7 @@ export async function collectiveFromEnv(env: NodeJS.ProcessEnv = process.env): P
   const t = env['REPAE_DIST_TIMEOUT_MS'];
   const b = env['REPAE_DIST_BACKEND'];
   if (b !== undefined && b !== 'gloo' && b !== 'nccl') throw new Error(`environment variable REPAE_DIST_BACKEND='${b}' must be gloo or nccl`);
-  return createCollective({ ...d, ...(t === undefined ? {} : { timeoutMs: Number(t) }), ...(b === undefined ? {} : { backend: b }) });
+  // Under torchrun the elastic agent already hosts a TCPStore at MASTER_PORT: every rank is a client.
+  const agentStore = env['TORCHELASTIC_USE_AGENT_STORE'] === 'True';
+  return createCollective({ ...d, ...(t === undefined ? {} : { timeoutMs: Number(t) }), ...(b === undefined ? {} : { backend: b }), ...(agentStore ? { hostStore: false } : {}) });
 }

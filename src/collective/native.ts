@@ -12,7 +12,7 @@ export type NativeBuffer = Float32Array | object;
 
 /** The addon's `collective` part (native/collective.cc). @category utility types */
 export interface NativeCollective {
-  create(o: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; backend: string; iface?: string }): Promise<NativeGroup>;
+  create(o: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; backend: string; iface?: string; hostStore?: boolean }): Promise<NativeGroup>;
   allReduce(g: NativeGroup, bufs: readonly NativeBuffer[], op: 'sum' | 'mean', sync: true): void;
   allReduce(g: NativeGroup, bufs: readonly NativeBuffer[], op: 'sum' | 'mean', sync?: false): Promise<void>;
   broadcast(g: NativeGroup, bufs: readonly NativeBuffer[], root: number, sync: true): void;
