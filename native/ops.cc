@@ -15,12 +15,23 @@
 
 namespace repae {
 namespace {
+std::string OpName(const c10::OperatorHandle& op);
+
+// Names an argument for error messages; the string is built only when an error is thrown.
+struct Where {
+  const c10::OperatorHandle* op;
+  const c10::Argument* arg;
+  operator std::string() const { return OpName(*op) + " argument '" + arg->name() + "'"; }
+};
+std::string operator+(const Where& w, const char* s) { return std::string(w) + s; }
+std::string operator+(const Where& w, const std::string& s) { return std::string(w) + s; }
+
 std::vector<c10::OperatorHandle>& Ops() {
   static std::vector<c10::OperatorHandle> ops;
   return ops;
 }
 
-at::ScalarType ParseScalarType(Napi::Env env, const Napi::Value& v, const std::string& where) {
+at::ScalarType ParseScalarType(Napi::Env env, const Napi::Value& v, const Where& where) {
   if (v.IsNumber()) return static_cast<at::ScalarType>(v.As<Napi::Number>().Int32Value());
   std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
   if (s == "float32") return at::kFloat;
@@ -34,7 +45,7 @@ at::ScalarType ParseScalarType(Napi::Env env, const Napi::Value& v, const std::s
   throw Napi::TypeError::New(env, where + ": expected a dtype string (float32, int32, bool, float64, int64, uint8, float16, bfloat16)");
 }
 
-c10::Scalar ToScalar(Napi::Env env, const Napi::Value& v, const std::string& where) {
+c10::Scalar ToScalar(Napi::Env env, const Napi::Value& v, const Where& where) {
   if (v.IsNumber()) return c10::Scalar(v.As<Napi::Number>().DoubleValue());
   if (v.IsBigInt()) {
     bool lossless;
@@ -44,7 +55,7 @@ c10::Scalar ToScalar(Napi::Env env, const Napi::Value& v, const std::string& whe
   throw Napi::TypeError::New(env, where + ": expected a number (double), bigint (int) or boolean Scalar");
 }
 
-int64_t ToInt(Napi::Env env, const Napi::Value& v, const std::string& where) {
+int64_t ToInt(Napi::Env env, const Napi::Value& v, const Where& where) {
   if (v.IsNumber()) return v.As<Napi::Number>().Int64Value();
   if (v.IsBigInt()) {
     bool lossless;
@@ -54,7 +65,7 @@ int64_t ToInt(Napi::Env env, const Napi::Value& v, const std::string& where) {
   throw Napi::TypeError::New(env, where + ": expected an integer");
 }
 
-c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::TypePtr& real, const std::string& where) {
+c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type, const c10::TypePtr& real, const Where& where) {
   using c10::TypeKind;
   switch (type->kind()) {
     case TypeKind::OptionalType: {
@@ -64,6 +75,7 @@ c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& ty
       return ToIValue(env, v, elem, relem, where);
     }
     case TypeKind::TensorType:
+      if (!IsTensorHandle(v)) throw Napi::TypeError::New(env, where + ": expected a tensor handle");
       return c10::IValue(UnwrapTensor(v));
     case TypeKind::IntType:
     case TypeKind::SymIntType:
@@ -213,7 +225,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
     if (i < n) {
       Napi::Value v = args.Get(static_cast<uint32_t>(i));
       if (!v.IsUndefined() || !f.default_value().has_value()) {
-        stack.emplace_back(ToIValue(env, v, f.type(), f.real_type(), OpName(op) + " argument '" + f.name() + "'"));
+        stack.emplace_back(ToIValue(env, v, f.type(), f.real_type(), Where{&op, &f}));
         continue;
       }
     }

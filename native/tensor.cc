@@ -161,6 +161,16 @@ Napi::Value Device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), UnwrapTensor(info[0]).device().str());
 }
 
+// meta(h) -> [dtype, ...shape] in one call (the backend reads both for every kernel output).
+Napi::Value Meta(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor& t = UnwrapTensor(info[0]);
+  auto a = Napi::Array::New(env, t.dim() + 1);
+  a.Set(0u, Napi::String::New(env, DtypeName(t.scalar_type())));
+  for (int64_t i = 0; i < t.dim(); ++i) a.Set(static_cast<uint32_t>(i + 1), Napi::Number::New(env, static_cast<double>(t.size(i))));
+  return a;
+}
+
 Napi::Value Live(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(info.Env());
   o.Set("count", Napi::Number::New(info.Env(), static_cast<double>(g_live.load())));
@@ -176,6 +186,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("shape", Napi::Function::New(env, Shape, "shape"));
   exports.Set("strides", Napi::Function::New(env, Strides, "strides"));
   exports.Set("dtype", Napi::Function::New(env, Dtype, "dtype"));
+  exports.Set("meta", Napi::Function::New(env, Meta, "meta"));
   exports.Set("device", Napi::Function::New(env, Device, "device"));
   exports.Set("liveTensors", Napi::Function::New(env, Live, "liveTensors"));
 }

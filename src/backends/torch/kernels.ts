@@ -25,6 +25,8 @@ export interface KernelCtx {
   readonly attrs: tf.NamedAttrMap;
   /** Calls `aten::name[.overload]` (e.g. `add.Tensor`) with positional args; one tensor result. */
   call(op: string, ...args: TorchArg[]): TorchHandle;
+  /** A new tensor (on the backend's device) holding host values. */
+  upload(values: Float32Array | Int32Array | Uint8Array, shape: readonly number[], dtype: 'float32' | 'int32' | 'bool'): TorchHandle;
   /** Like `call`, for operators returning several tensors (tuples, lists). */
   calls(op: string, ...args: TorchArg[]): TorchHandle[];
   /** The device string new tensors go on (`cpu`, `cuda`). */
@@ -542,11 +544,27 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   },
   Fill: (c) => c.call('full', nums(c, 'shape'), num(c, 'value'), dtypeAttr(c, 'dtype', 'float32'), null, c.device, null),
   Range: (c) => {
-    const start = num(c, 'start'), stop = num(c, 'stop'), stepv = num(c, 'step', 1);
+    // tfjs rangeImpl: an empty range for impossible directions, else a running sum in the output dtype.
+    const start = num(c, 'start');
+    let stepv = num(c, 'step', 1);
+    const stop = num(c, 'stop');
     const dtype = dtypeAttr(c, 'dtype', 'float32');
-    const n = Math.max(0, Math.ceil((stop - start) / stepv));
-    const idx = c.call('arange', n, 'float32', null, c.device, null);
-    return castTo(c, c.call('add.Scalar', c.call('mul.Scalar', idx, stepv), start), dtype);
+    const empty = start === stop || (start < stop && stepv < 0) || (stop < start && stepv > 1);
+    const n = empty ? 0 : Math.abs(Math.ceil((stop - start) / stepv));
+    if (stop < start && stepv === 1) stepv = -1;
+    const v = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+    if (n > 0) v[0] = start;
+    for (let i = 1; i < n; i++) v[i] = (v[i - 1] as number) + stepv;
+    return c.upload(dtype === 'bool' ? Uint8Array.from(v, (e) => (e !== 0 ? 1 : 0)) : v, [n], dtype);
+  },
+  LinSpace: (c) => {
+    // tfjs linSpaceImpl: float32 running sum from start by (stop - start) / (num - 1).
+    const start = num(c, 'start'), stop = num(c, 'stop'), n = num(c, 'num');
+    const stepv = (stop - start) / (n - 1);
+    const v = new Float32Array(n);
+    if (n > 0) v[0] = start;
+    for (let i = 1; i < n; i++) v[i] = (v[i - 1] as number) + stepv;
+    return c.upload(v, [n], 'float32');
   },
   // ---- linear algebra, convolutions, pools, resampling
   BatchMatMul: (c) => batchMatMul(c),

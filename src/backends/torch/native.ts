@@ -34,6 +34,8 @@ export interface TorchNative {
   shape(h: TorchHandle): number[];
   strides(h: TorchHandle): number[];
   dtype(h: TorchHandle): string;
+  /** `[dtype, ...shape]` in one call. */
+  meta(h: TorchHandle): [string, ...number[]];
   device(h: TorchHandle): string;
   /** Live native tensors created through handles, and their element bytes. */
   liveTensors(): { count: number; bytes: number };

@@ -73,6 +73,12 @@ export function runTorchKernel(
       if (!isHandle(r)) throw new Error(`torch backend: kernel ${kernel}: aten::${op} did not return one tensor`);
       return r;
     },
+    upload: (values, shape, dtype) => {
+      let h = native.fromTypedArray(values, shape, dtype);
+      created.push(h);
+      if (backend.device !== 'cpu') h = ctx.call('to.device', h, backend.device, dtype, false, false);
+      return h;
+    },
     calls: (op, ...args) => {
       const r = run(op, args);
       if (!Array.isArray(r)) throw new Error(`torch backend: kernel ${kernel}: aten::${op} did not return several tensors`);
@@ -91,14 +97,15 @@ export function runTorchKernel(
   const infos = outs.map((h0) => {
     let h = h0;
     if (inputHandles.has(h) || keep.has(h)) h = ctx.call('alias', h);
-    const dt = native.dtype(h);
+    let meta = native.meta(h);
+    const dt = meta[0];
     if (dt !== 'float32' && dt !== 'int32' && dt !== 'bool') {
-      const to = dt === 'int64' || dt === 'uint8' ? 'int32' : 'float32';
-      h = ctx.call('to.dtype', h, to, false, false);
+      h = ctx.call('to.dtype', h, dt === 'int64' || dt === 'uint8' ? 'int32' : 'float32', false, false);
+      meta = native.meta(h);
     }
     keep.add(h);
-    const dtype = native.dtype(h) as tf.DataType;
-    return { dataId: backend.adopt(h), shape: native.shape(h), dtype };
+    const [dtype, ...shape] = meta;
+    return { dataId: backend.adopt(h), shape: shape as number[], dtype: dtype as tf.DataType };
   });
   for (const h of created) if (!keep.has(h)) native.dispose(h);
   backend.kernelCalls++;
