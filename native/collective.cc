@@ -13,10 +13,27 @@
 // Peer loss: every rank increments a heartbeat counter in the store (its own client connection)
 // every kHeartbeatMs. When a collective fails, the error names the ranks whose counter stopped (or
 // rank 0 when the store it hosts is gone), else the rank and the timeout.
+#include <napi.h>
+
+#include "registry.h"
+
+#if !__has_include(<gloo/algorithm.h>)
+// Without Gloo's headers (Debian: libgloo-dev) c10d's ProcessGroupGloo cannot be compiled: the part
+// still registers, and says why, so the rest of the addon builds and the TS layer reports it.
+namespace repae {
+namespace {
+void InitUnavailable(Napi::Env env, Napi::Object exports) {
+  auto c = Napi::Object::New(env);
+  c.Set("unavailable", Napi::String::New(env, "the addon was built without Gloo's headers (Debian: apt-get install libgloo-dev, then npm run build:native)"));
+  exports.Set("collective", c);
+}
+}  // namespace
+}  // namespace repae
+REPAE_REGISTER_PART("collective", repae::InitUnavailable);
+#else
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO 1
 #endif
-#include <napi.h>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -37,7 +54,6 @@
 #include <thread>
 #include <vector>
 
-#include "registry.h"
 #if __has_include("tensor.h")
 #include "tensor.h"
 #define REPAE_COLLECTIVE_TORCH_TENSORS 1
@@ -522,3 +538,4 @@ void Init(Napi::Env env, Napi::Object exports) {
 }  // namespace repae
 
 REPAE_REGISTER_PART("collective", repae::Init);
+#endif  // Gloo headers

@@ -50,7 +50,8 @@ export function tryNativeCollective(): NativeCollective | CollectiveUnavailableE
   try {
     const mod: unknown = createRequire(import.meta.url)(p);
     const c = typeof mod === 'object' && mod !== null ? (mod as Record<string, unknown>)['collective'] : undefined;
-    cached = isNative(c) ? c : new CollectiveUnavailableError(`${p} has no 'collective' part (built without native/collective.cc?)`);
+    const said = typeof c === 'object' && c !== null ? (c as Record<string, unknown>)['unavailable'] : undefined;
+    cached = isNative(c) ? c : new CollectiveUnavailableError(typeof said === 'string' ? said : `${p} has no 'collective' part (built without native/collective.cc?)`);
   } catch (e) {
     cached = new CollectiveUnavailableError(`loading ${p} failed: ${(e as Error).message.split('\n')[0] ?? ''}`);
   }

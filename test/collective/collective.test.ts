@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { createRequire } from 'node:module';
 import { addonPath, CollectiveUnavailableError, createCollective, distEnv, singleProcessCollective, tryNativeCollective } from '../../src/collective/index.js';
 import { freePort, takeLaunchFlags } from '../../src/train/launch.js';
@@ -13,6 +13,24 @@ import { freePort, takeLaunchFlags } from '../../src/train/launch.js';
 const native = tryNativeCollective();
 const why = native instanceof CollectiveUnavailableError ? native.message : '';
 if (why !== '') console.warn(`c10d collectives unavailable: ${why}`);
+
+it('a missing addon: the error names npm run build:native and the path', async () => {
+  vi.resetModules();
+  const old = process.env['REPAE_NATIVE_ADDON'];
+  process.env['REPAE_NATIVE_ADDON'] = '/nonexistent/repae_native.node';
+  try {
+    const m = await import('../../src/collective/index.js');
+    const r = m.tryNativeCollective();
+    expect(r).toBeInstanceOf(m.CollectiveUnavailableError);
+    expect((r as Error).message).toMatch(/\/nonexistent\/repae_native.node does not exist.*npm run build:native/);
+    await expect(m.createCollective({ rank: 0, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 1 })).rejects.toThrow(/npm run build:native/);
+    expect((await m.createCollective({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: 1 })).backend).toBe('single');
+  } finally {
+    if (old === undefined) delete process.env['REPAE_NATIVE_ADDON'];
+    else process.env['REPAE_NATIVE_ADDON'] = old;
+    vi.resetModules();
+  }
+});
 
 it('distEnv reads the torchrun variables and names a bad one', () => {
   expect(distEnv({})).toEqual({ rank: 0, worldSize: 1, localRank: 0, masterAddr: '127.0.0.1', masterPort: 29500 });
