@@ -20,7 +20,9 @@ export const trainHelp = (): string =>
     ...Object.entries(defaultRunConfig).map(([k, v]) => `  ${fieldToFlag(k).padEnd(28)} ${JSON.stringify(v)}`),
     '', 'modes: repae-e (end to end), ldm (frozen VAE + REPA), vanilla (frozen VAE, no REPA), naive-e2e (ablation: diffusion loss into the VAE)',
     'data: builtin:shapes[:N] (generated), an image folder (one subfolder per class) or a .tar.gz of one',
-    'encoders: builtin (a small CNN trained here first), mobilenet:<tfjs-model-dir>[:layer[:size]]'].join('\n');
+    'encoders: builtin (a small CNN trained here first), mobilenet:<tfjs-model-dir>[:layer[:size]]',
+    'data-parallel: --nproc N (local ranks, Gloo on 127.0.0.1; --batch-size is the global batch), --master-port P, --dist-timeout-ms T (default 60000),',
+    '  --dist-rng global|per-rank; several machines: set RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT per process (torchrun style)'].join('\n');
 
 /** Chooses the backend of a run (`auto`: the fastest available one). @category backends */
 export async function chooseBackend(cfg: RunConfig): Promise<string> {
