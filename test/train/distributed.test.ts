@@ -124,3 +124,20 @@ it.skipIf(why !== '')(`killing rank 1: rank 0 exits naming it within a bounded t
   const { diff, worst } = maxDiff(params(twoRankDir), params(dir));
   expect(diff, worst).toBe(0);
 }, 400_000);
+
+it.skipIf(why !== '')(`a hung rank (SIGSTOP): rank 0 fails after the collective timeout naming it, the launcher kills the hung rank${note}`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'repae-dph-'));
+  let pid1 = 0, stoppedAt = 0;
+  const r = await cli(['--nproc', '2', '--dist-timeout-ms', '4000', ...tiny(dir, 4)], (l) => {
+    const m = /^rank 1: pid (\d+)/.exec(l);
+    if (m !== null) pid1 = Number(m[1]);
+    if (stoppedAt === 0 && /\[rank 0\] checkpoint .*0000002/.test(l) && pid1 > 0) { stoppedAt = performance.now(); process.kill(pid1, 'SIGSTOP'); }
+  });
+  expect(stoppedAt, r.out).toBeGreaterThan(0);
+  expect(r.code, r.out).toBe(1);
+  expect(r.out).toMatch(/\[rank 0\].*collective .* failed on rank 0 of 2.*lost rank 1/);
+  expect(r.out).toMatch(/rank 1 did not stop: killing it/);
+  const ms = performance.now() - stoppedAt;
+  console.log(`rank 1 stopped: launcher exited ${(ms / 1000).toFixed(1)} s later (timeout 4 s + 15 s grace)`);
+  expect(ms).toBeLessThan(4000 + 15_000 + 15_000);
+}, 400_000);
