@@ -248,16 +248,18 @@ function avgPool(c: KernelCtx): TorchHandle {
   return nhwc(c, c.call('div.Tensor', sumPool, count));
 }
 
+/**
+ * tfjs avgPool backprop: every window's gradient is spread with weight 1 / (kh·kw), padding or not
+ * (unlike its forward, which divides by the in-bounds count); matched with divisor_override.
+ */
 function avgPoolGrad(c: KernelCtx): TorchHandle {
   const x = c.info('input');
   const g = poolGeometry(c, x.shape);
   const k = [g.filterHeight, g.filterWidth], s = [g.strideHeight, g.strideWidth];
+  const div = g.filterHeight * g.filterWidth;
   const dyn = nchw(c, c.x('dy')), xn = nchw(c, c.x('input'));
-  if (poolSymmetricOk(g)) return nhwc(c, c.call('avg_pool2d_backward', dyn, xn, k, s, [g.padInfo.top, g.padInfo.left], false, false, null));
-  const ones = c.call('ones', [1, 1, g.inHeight, g.inWidth], 'float32', null, c.device, null);
-  const count = c.call('avg_pool2d', padNchw(c, ones, g), k, s, [0, 0], false, true, 1);
-  const xp = padNchw(c, xn, g);
-  const dxp = c.call('avg_pool2d_backward', c.call('div.Tensor', dyn, count), xp, k, s, [0, 0], false, true, 1);
+  if (poolSymmetricOk(g)) return nhwc(c, c.call('avg_pool2d_backward', dyn, xn, k, s, [g.padInfo.top, g.padInfo.left], false, true, div));
+  const dxp = c.call('avg_pool2d_backward', dyn, padNchw(c, xn, g), k, s, [0, 0], false, true, div);
   return nhwc(c, c.call('narrow', c.call('narrow', dxp, 2, g.padInfo.top, g.inHeight), 3, g.padInfo.left, g.inWidth));
 }
 
@@ -297,6 +299,10 @@ function resizeBilinear(c: KernelCtx): TorchHandle {
   return nhwc(c, c.call('upsample_bilinear2d', nchw(c, x), [oh, ow], bilinearMode(c), null, null));
 }
 
+/**
+ * The true derivative of {@link resizeBilinear} (tfjs-cpu's own backprop ignores halfPixelCenters
+ * and mis-shapes non-square images; with alignCorners both agree).
+ */
 function resizeBilinearGrad(c: KernelCtx): TorchHandle {
   const img = c.info('images'), dy = c.info('dy');
   const [n, h, w, ch] = img.shape as [number, number, number, number];
@@ -311,13 +317,13 @@ function resizeNearest(c: KernelCtx): TorchHandle {
   return nhwc(c, c.call(op, nchw(c, c.x('images')), [oh, ow], null, null));
 }
 
+/** tfjs's nearest-neighbour backprop ignores halfPixelCenters (floor sampling always); so does this. */
 function resizeNearestGrad(c: KernelCtx): TorchHandle {
   const img = c.info('images'), dy = c.info('dy');
   if (bool(c, 'alignCorners')) throw new Error(`torch backend: kernel ${c.kernel}: alignCorners=true nearest resize has no ATen equivalent`);
   const [n, h, w, ch] = img.shape as [number, number, number, number];
   const [oh, ow] = dy.shape.slice(1, 3) as [number, number];
-  const op = bool(c, 'halfPixelCenters') ? '_upsample_nearest_exact2d_backward' : 'upsample_nearest2d_backward';
-  return nhwc(c, c.call(op, nchw(c, c.x('dy')), [oh, ow], [n, ch, h, w], null, null));
+  return nhwc(c, c.call('upsample_nearest2d_backward', nchw(c, c.x('dy')), [oh, ow], [n, ch, h, w], null, null));
 }
 
 function batchMatMul(c: KernelCtx, aName = 'a', bName = 'b'): TorchHandle {
@@ -394,6 +400,11 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   Relu: unary('relu'),
   Relu6: (c) => c.call('hardtanh', c.x('x'), 0, 6),
   Elu: unary('elu'),
+  EluGrad: (c) => {
+    // tfjs: dy where y >= 0, else dy · (y + 1)
+    const y = c.x('y'), dy = c.x('dy');
+    return c.call('where.self', c.call('ge.Scalar', y, 0), dy, c.call('mul.Tensor', dy, c.call('add.Scalar', y, 1)));
+  },
   Selu: unary('selu'),
   Softplus: unary('softplus'),
   LeakyRelu: (c) => c.call('leaky_relu', c.x('x'), num(c, 'alpha')),
@@ -482,7 +493,6 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
     return bool(c, 'reverse') ? c.call('flip', y, [axis]) : y;
   },
   Softmax: (c) => c.call('_softmax', c.x('logits'), num(c, 'dim', -1), false),
-  LogSoftmax: (c) => c.call('_log_softmax', c.x('logits'), num(c, 'axis', -1), false),
   // ---- shapes and movement
   Reshape: (c) => c.call('reshape', c.x('x'), nums(c, 'shape')),
   Transpose: (c) => c.call('permute', c.x('x'), nums(c, 'perm')),
@@ -510,14 +520,26 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
     return c.call('constant_pad_nd', c.x('x'), flat, num(c, 'constantValue', 0));
   },
   MirrorPad: (c) => {
+    // per padded dimension: flipped edge slices concatenated (reflect skips the edge element, symmetric repeats it)
     const p = c.attrs['paddings'] as Array<[number, number]>;
     const mode = str(c, 'mode');
-    if (mode !== 'reflect') throw bad(c, 'mode', "'reflect' (symmetric mirror padding has no ATen kernel)");
-    const flat = [...p].reverse().flatMap(([b, a]) => [b, a]);
-    return c.call('pad', c.x('x'), flat, 'reflect', null);
+    if (mode !== 'reflect' && mode !== 'symmetric') throw bad(c, 'mode', "'reflect' or 'symmetric'");
+    const skip = mode === 'reflect' ? 1 : 0;
+    let h = c.x('x');
+    const shape = [...c.info('x').shape];
+    p.forEach(([b, a], d) => {
+      if (b === 0 && a === 0) return;
+      const n = shape[d] as number;
+      const parts: TorchHandle[] = [];
+      if (b > 0) parts.push(c.call('flip', c.call('narrow', h, d, skip, b), [d]));
+      parts.push(h);
+      if (a > 0) parts.push(c.call('flip', c.call('narrow', h, d, n - skip - a, a), [d]));
+      h = c.call('cat', parts, d);
+      shape[d] = n + b + a;
+    });
+    return h === c.x('x') ? c.call('alias', h) : h;
   },
   Reverse: (c) => c.call('flip', c.x('x'), axes(c, 'dims', c.info('x').shape.length)),
-  BroadcastTo: (c) => c.call('contiguous', c.call('expand', c.x('x'), nums(c, 'shape'), false), 0),
   GatherV2: (c) => {
     const t = c.info('x'), ind = c.info('indices');
     const axis = axes(c, 'axis', t.shape.length)[0] as number;
