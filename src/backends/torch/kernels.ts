@@ -69,8 +69,8 @@ const axes = (c: KernelCtx, name: string, rank: number): number[] => {
 };
 const dtypeAttr = (c: KernelCtx, name: string, dflt: tf.DataType): 'float32' | 'int32' | 'bool' => {
   const d = c.attrs[name] ?? dflt;
-  if (d !== 'float32' && d !== 'int32' && d !== 'bool') throw bad(c, name, "'float32', 'int32' or 'bool'");
-  return d;
+  if (typeof d === 'string' && (d === 'float32' || d === 'int32' || d === 'bool')) return d;
+  throw bad(c, name, "'float32', 'int32' or 'bool'");
 };
 
 // ---- helpers
@@ -350,7 +350,7 @@ function activation(c: KernelCtx, y: TorchHandle): TorchHandle {
 
 function slice(c: KernelCtx): TorchHandle {
   const t = c.info('x');
-  const [begin, size] = tf.slice_util.parseSliceParams(t as unknown as tf.Tensor, nums(c, 'begin'), nums(c, 'size'));
+  const [begin, size] = tf.slice_util.parseSliceParams(t as unknown as tf.Tensor, nums(c, 'begin'), nums(c, 'size')) as [number[], number[]];
   let h = c.x('x');
   for (let d = 0; d < t.shape.length; d++) {
     const b = begin[d] as number, s = size[d] as number;
