@@ -8,10 +8,10 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 torch_need=0
-for p in libtorch-dev libopenblas0-openmp g++; do dpkg -s "$p" >/dev/null 2>&1 || torch_need=1; done
+for p in libtorch-dev libgloo-dev libopenblas0-openmp g++; do dpkg -s "$p" >/dev/null 2>&1 || torch_need=1; done
 if [ "$torch_need" = 1 ]; then
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq libtorch-dev libopenblas0-openmp g++ >/dev/null
+  $SUDO apt-get install -y -qq libtorch-dev libgloo-dev libopenblas0-openmp g++ >/dev/null
   echo "installed: libtorch-dev $(dpkg-query -W -f='${Version}' libtorch-dev), libopenblas0-openmp"
 else
   echo "libtorch-dev $(dpkg-query -W -f='${Version}' libtorch-dev) and OpenBLAS already present"
