@@ -1,10 +1,11 @@
 /**
  * @file Data-parallel collectives over parameter / gradient trees, on libtorch's c10d (Gloo on CPU,
  * NCCL where the addon is built for CUDA). tfjs tensors of any backend travel through one packed
- * host buffer per call (one coalesced c10d operation); torch tensors, when the tensor backend
- * registers their native handles ({@link setNativeHandles}), are reduced in place without copies.
+ * host buffer per call (one coalesced c10d operation); tensors of the torch backend are cloned on
+ * the torch side and their native tensors reduced in place (no host transfer, see io/torch-tensors).
  */
 import { packLeaves, replaceTensors, treeTensors, unpackLeaves } from '../io/host-buffers.js';
+import { torchClones } from '../io/torch-tensors.js';
 import { nativeCollective, type NativeBuffer, type NativeGroup } from './native.js';
 
 export { CollectiveUnavailableError, addonPath, tryNativeCollective } from './native.js';
@@ -36,17 +37,6 @@ export interface Collective {
 }
 
 type AnyTensor = ReturnType<typeof treeTensors>[number];
-
-let handleOf: ((t: AnyTensor) => object | undefined) | undefined;
-
-/**
- * Lets a tensor backend whose tensors are torch tensors hand their native handles to the
- * collectives (zero copy, in place). Without it every tensor goes through a host buffer.
- * @category utility types
- */
-export function setNativeHandles(fn: ((t: AnyTensor) => object | undefined) | undefined): void {
-  handleOf = fn;
-}
 
 /** The trivial collective of a single process (every operation is the identity; results are new tensors as usual). @category utility types */
 export function singleProcessCollective(): Collective {
@@ -93,24 +83,25 @@ export async function createCollective(o: CollectiveOptions): Promise<Collective
     if (closed) throw new Error(`collective (rank ${o.rank} of ${o.worldSize}) is closed`);
     return g;
   };
-  // Torch tensors in place when every leaf has a native handle; otherwise one packed host buffer.
-  const direct = (ts: readonly AnyTensor[]): object[] | undefined => {
-    if (handleOf === undefined || ts.length === 0) return undefined;
-    const hs = ts.map((t) => handleOf?.(t));
-    return hs.every((h): h is object => h !== undefined) ? hs : undefined;
-  };
+  // Torch-backend tensors: torch-side clones reduced in place; otherwise one packed host buffer.
   const run = <X>(tree: X, call: (bufs: readonly NativeBuffer[]) => void): X => {
     const ts = treeTensors(tree);
-    const hs = direct(ts);
-    if (hs !== undefined) { call(hs); return tree; }
+    const tc = torchClones(ts);
+    if (tc !== undefined) {
+      try { call(tc.handles); } catch (e) { for (const t of tc.tensors) t.dispose(); throw e; }
+      return replaceTensors(tree, tc.tensors);
+    }
     const { buf, layout } = packLeaves(ts, 'collective');
     call([buf]);
     return replaceTensors(tree, unpackLeaves(buf, layout) as AnyTensor[]);
   };
   const runAsync = async <X>(tree: X, call: (bufs: readonly NativeBuffer[]) => Promise<void>): Promise<X> => {
     const ts = treeTensors(tree);
-    const hs = direct(ts);
-    if (hs !== undefined) { await call(hs); return tree; }
+    const tc = torchClones(ts);
+    if (tc !== undefined) {
+      try { await call(tc.handles); } catch (e) { for (const t of tc.tensors) t.dispose(); throw e; }
+      return replaceTensors(tree, tc.tensors);
+    }
     const { buf, layout } = packLeaves(ts, 'collective');
     await call([buf]);
     return replaceTensors(tree, unpackLeaves(buf, layout) as AnyTensor[]);

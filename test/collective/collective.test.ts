@@ -7,30 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { expect, it, vi } from 'vitest';
 import { createRequire } from 'node:module';
+import { useBackend } from '../../src/backends/index.js';
 import { addonPath, CollectiveUnavailableError, createCollective, distEnv, singleProcessCollective, tryNativeCollective } from '../../src/collective/index.js';
 import { freePort, takeLaunchFlags } from '../../src/train/launch.js';
 
 const native = tryNativeCollective();
 const why = native instanceof CollectiveUnavailableError ? native.message : '';
 if (why !== '') console.warn(`c10d collectives unavailable: ${why}`);
-
-it('a missing addon: the error names npm run build:native and the path', async () => {
-  vi.resetModules();
-  const old = process.env['REPAE_NATIVE_ADDON'];
-  process.env['REPAE_NATIVE_ADDON'] = '/nonexistent/repae_native.node';
-  try {
-    const m = await import('../../src/collective/index.js');
-    const r = m.tryNativeCollective();
-    expect(r).toBeInstanceOf(m.CollectiveUnavailableError);
-    expect((r as Error).message).toMatch(/\/nonexistent\/repae_native.node does not exist.*npm run build:native/);
-    await expect(m.createCollective({ rank: 0, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 1 })).rejects.toThrow(/npm run build:native/);
-    expect((await m.createCollective({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: 1 })).backend).toBe('single');
-  } finally {
-    if (old === undefined) delete process.env['REPAE_NATIVE_ADDON'];
-    else process.env['REPAE_NATIVE_ADDON'] = old;
-    vi.resetModules();
-  }
-});
 
 it('distEnv reads the torchrun variables and names a bad one', () => {
   expect(distEnv({})).toEqual({ rank: 0, worldSize: 1, localRank: 0, masterAddr: '127.0.0.1', masterPort: 29500 });
@@ -89,6 +72,26 @@ it.skipIf(why !== '')(`two Gloo ranks: allReduce sum/mean and broadcast of tfjs 
   await c1.close();
 }, 60_000);
 
+it.skipIf(why !== '')(`tensors of the torch backend: reduced as torch-side clones, no host transfer, inputs unchanged${why === '' ? '' : ` (unavailable: ${why})`}`, async () => {
+  await useBackend('torch');
+  try {
+    const port = await freePort();
+    const [c0, c1] = await Promise.all([0, 1].map((rank) => createCollective({ rank, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 20_000 })));
+    const a = { w: tf.tensor([[1, 2], [3, 4]]), b: tf.tensor([1]) }, b = { w: tf.tensor([[3, 2], [1, 0]]), b: tf.tensor([3]) };
+    const spy = vi.spyOn(tf.Tensor.prototype, 'dataSync');
+    const [ra, rb] = await Promise.all([c0!.allReduce(a, 'mean'), c1!.allReduce(b, 'mean')]);
+    expect(spy).not.toHaveBeenCalled();
+    spy.mockRestore();
+    expect(Array.from(await ra.w.data())).toEqual([2, 2, 2, 2]);
+    expect(Array.from(await rb.b.data())).toEqual([2]);
+    expect(Array.from(await a.w.data())).toEqual([1, 2, 3, 4]);
+    await Promise.all([c1!.close(), c0!.close()]);
+    tf.dispose([a.w, a.b, b.w, b.b, ra.w, ra.b, rb.w, rb.b]);
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}, 60_000);
+
 interface TensorPart { fromTypedArray(d: Float32Array, shape: number[], dtype: string): object; toTypedArray(h: object): Float32Array; dispose(h: object): void }
 it.skipIf(why !== '')(`torch tensor handles are reduced in place (no host copy)${why === '' ? '' : ` (unavailable: ${why})`}`, async () => {
   const n = tryNativeCollective();
@@ -113,3 +116,22 @@ it.skipIf(why !== '')(`a rank that never joins: the rendezvous fails within the 
   await expect(createCollective({ rank: 0, worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 2000 })).rejects.toThrow(/rank\(s\) 1 did not join within 2000 ms/);
   expect(performance.now() - t).toBeLessThan(15_000);
 }, 30_000);
+
+// Last: it resets the module registry (a fresh addon cache), which would split class identities for later tests.
+it('a missing addon: the error names npm run build:native and the path', async () => {
+  vi.resetModules();
+  const old = process.env['REPAE_NATIVE_ADDON'];
+  process.env['REPAE_NATIVE_ADDON'] = '/nonexistent/repae_native.node';
+  try {
+    const m = await import('../../src/collective/index.js');
+    const r = m.tryNativeCollective();
+    expect(r).toBeInstanceOf(m.CollectiveUnavailableError);
+    expect((r as Error).message).toMatch(/\/nonexistent\/repae_native.node does not exist.*npm run build:native/);
+    await expect(m.createCollective({ rank: 0, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 1 })).rejects.toThrow(/npm run build:native/);
+    expect((await m.createCollective({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: 1 })).backend).toBe('single');
+  } finally {
+    if (old === undefined) delete process.env['REPAE_NATIVE_ADDON'];
+    else process.env['REPAE_NATIVE_ADDON'] = old;
+    vi.resetModules();
+  }
+});
