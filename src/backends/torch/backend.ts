@@ -35,6 +35,8 @@ function typedFor(values: tf.BackendValues, dtype: tf.DataType, size: number): A
  */
 export class TorchBackend extends tf.KernelBackend {
   private readonly data: tf.DataStorage<Entry>;
+  /** Derived native tensors cached per source tensor (e.g. a conv filter in ATen's channels-last layout), freed with it. */
+  private readonly memos = new Map<TorchHandle, Map<string, TorchHandle>>();
   /** Number of kernel executions (for profiling). */
   kernelCalls = 0;
 
@@ -73,13 +75,35 @@ export class TorchBackend extends tf.KernelBackend {
     return this.native.call(this.toDeviceOp, [h, device, this.native.dtype(h), false, true]) as TorchHandle;
   }
 
+  /** The cached derivative `tag` of `src`, if any. */
+  memo(src: TorchHandle, tag: string): TorchHandle | undefined {
+    return this.memos.get(src)?.get(tag);
+  }
+
+  /** Caches `derived` as derivative `tag` of `src` (freed when `src`'s data is disposed). */
+  setMemo(src: TorchHandle, tag: string, derived: TorchHandle): void {
+    let m = this.memos.get(src);
+    if (m === undefined) this.memos.set(src, (m = new Map()));
+    m.set(tag, derived);
+  }
+
+  private dropMemos(src: TorchHandle): void {
+    const m = this.memos.get(src);
+    if (m === undefined) return;
+    for (const h of m.values()) this.native.dispose(h);
+    this.memos.delete(src);
+  }
+
   override write(values: tf.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
     return this.adopt(this.upload(values, shape, dtype));
   }
 
   override move(dataId: tf.DataId, values: tf.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
     const old = this.data.get(dataId);
-    if (old !== undefined) this.native.dispose(old.handle);
+    if (old !== undefined) {
+      this.dropMemos(old.handle);
+      this.native.dispose(old.handle);
+    }
     this.data.set(dataId, { handle: this.upload(values, shape, dtype), refCount });
   }
 
@@ -118,6 +142,7 @@ export class TorchBackend extends tf.KernelBackend {
     if (e === undefined) return true;
     e.refCount--;
     if (!force && e.refCount > 0) return false;
+    this.dropMemos(e.handle);
     this.native.dispose(e.handle);
     this.data.delete(dataId);
     return true;

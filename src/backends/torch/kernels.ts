@@ -25,6 +25,11 @@ export interface KernelCtx {
   readonly attrs: tf.NamedAttrMap;
   /** Calls `aten::name[.overload]` (e.g. `add.Tensor`) with positional args; one tensor result. */
   call(op: string, ...args: TorchArg[]): TorchHandle;
+  /**
+   * A derivative of input `name` cached for the input's lifetime (tfjs tensors are immutable):
+   * `make` runs once per input tensor and tag; the result must not be returned as an output.
+   */
+  memo(name: string, tag: string, make: (x: TorchHandle) => TorchHandle): TorchHandle;
   /** A new tensor (on the backend's device) holding host values. */
   upload(values: Float32Array | Int32Array | Uint8Array, shape: readonly number[], dtype: 'float32' | 'int32' | 'bool'): TorchHandle;
   /** Like `call`, for operators returning several tensors (tuples, lists). */
@@ -78,8 +83,13 @@ const NHWC_TO_NCHW = [0, 3, 1, 2];
 const NCHW_TO_NHWC = [0, 2, 3, 1];
 const nchw = (c: KernelCtx, h: TorchHandle): TorchHandle => c.call('permute', h, NHWC_TO_NCHW);
 const nhwc = (c: KernelCtx, h: TorchHandle): TorchHandle => c.call('permute', h, NCHW_TO_NHWC);
-/** tfjs filter [kh, kw, in, out] as an ATen weight [out, in, kh, kw] view. */
-const weight = (c: KernelCtx, f: TorchHandle): TorchHandle => c.call('permute', f, [3, 2, 0, 1]);
+/**
+ * tfjs filter [kh, kw, in, out] as an ATen weight [out, in, kh, kw] in the channels-last memory
+ * format (physically [out, kh, kw, in]: what oneDNN wants with channels-last activations). Made
+ * once per filter tensor and cached (a frozen filter, e.g. LPIPS's VGG16, is transposed once).
+ */
+const weight = (c: KernelCtx, name: string): TorchHandle =>
+  c.memo(name, 'conv-weight-cl', (f) => c.call('contiguous', c.call('permute', f, [3, 2, 0, 1]), 2));
 const castTo = (c: KernelCtx, h: TorchHandle, dtype: string): TorchHandle => c.call('to.dtype', h, dtype, false, false);
 const unary = (op: string, input = 'x'): TorchKernelImpl => (c) => c.call(op, c.x(input));
 const binary = (op: string): TorchKernelImpl => (c) => c.call(op, c.x('a'), c.x('b'));
@@ -153,7 +163,7 @@ function conv2d(c: KernelCtx): TorchHandle {
   const x = c.info('x'), f = c.info('filter');
   const g = convGeometry(x.shape, f.shape as [number, number, number, number], c);
   const [xn, pad] = prepPad(c, nchw(c, c.x('x')), g);
-  const y = c.call('convolution', xn, weight(c, c.x('filter')), null, [g.strideHeight, g.strideWidth], pad, [g.dilationHeight, g.dilationWidth], false, [0, 0], 1);
+  const y = c.call('convolution', xn, weight(c, 'filter'), null, [g.strideHeight, g.strideWidth], pad, [g.dilationHeight, g.dilationWidth], false, [0, 0], 1);
   return nhwc(c, y);
 }
 
@@ -168,7 +178,7 @@ function conv2dBackpropInput(c: KernelCtx): TorchHandle {
   const dummy = emptyNchw(c, [n, ci, ph, pw], true);
   const pad = sym ? [g.padInfo.top, g.padInfo.left] : [0, 0];
   void dy;
-  const [dx] = c.calls('convolution_backward', nchw(c, c.x('dy')), dummy, weight(c, c.x('filter')), null, [g.strideHeight, g.strideWidth], pad, [g.dilationHeight, g.dilationWidth], false, [0, 0], 1, [true, false, false]);
+  const [dx] = c.calls('convolution_backward', nchw(c, c.x('dy')), dummy, weight(c, 'filter'), null, [g.strideHeight, g.strideWidth], pad, [g.dilationHeight, g.dilationWidth], false, [0, 0], 1, [true, false, false]);
   let r = dx as TorchHandle;
   if (!sym) r = c.call('narrow', c.call('narrow', r, 2, g.padInfo.top, h), 3, g.padInfo.left, w);
   return nhwc(c, r);

@@ -38,6 +38,7 @@ export function runTorchKernel(
   const native = backend.native;
   const created: TorchHandle[] = [];
   const inputHandles = new Set<TorchHandle>();
+  const memos = new Set<TorchHandle>();
   const lookup = (t: tf.TensorInfo): TorchHandle => {
     const h = backend.handle(t.dataId);
     inputHandles.add(h);
@@ -73,6 +74,19 @@ export function runTorchKernel(
       if (!isHandle(r)) throw new Error(`torch backend: kernel ${kernel}: aten::${op} did not return one tensor`);
       return r;
     },
+    memo: (name, tag, make) => {
+      const src = lookup(info(name));
+      const hit = backend.memo(src, tag);
+      if (hit !== undefined) return hit;
+      const mark = created.length;
+      const h = make(src);
+      // the memo outlives the kernel: take it out of the temporaries
+      const at = created.indexOf(h, mark);
+      if (at >= 0) created.splice(at, 1);
+      memos.add(h);
+      backend.setMemo(src, tag, h);
+      return h;
+    },
     upload: (values, shape, dtype) => {
       let h = native.fromTypedArray(values, shape, dtype);
       created.push(h);
@@ -96,7 +110,7 @@ export function runTorchKernel(
   const keep = new Set<TorchHandle>();
   const infos = outs.map((h0) => {
     let h = h0;
-    if (inputHandles.has(h) || keep.has(h)) h = ctx.call('alias', h);
+    if (inputHandles.has(h) || keep.has(h) || memos.has(h)) h = ctx.call('alias', h);
     let meta = native.meta(h);
     const dt = meta[0];
     if (dt !== 'float32' && dt !== 'int32' && dt !== 'bool') {
