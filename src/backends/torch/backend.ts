@@ -52,11 +52,33 @@ export class TorchBackend extends tf.KernelBackend {
     return e.handle;
   }
 
+  /** How many dataIds share a native handle beyond the first (Identity outputs); absent = 1. */
+  private readonly sharers = new Map<TorchHandle, number>();
+
   /** A new dataId owning `h` (refCount 1). */
   adopt(h: TorchHandle): tf.DataId {
     const dataId = {};
     this.data.set(dataId, { handle: h, refCount: 1 });
     return dataId;
+  }
+
+  /** A new dataId sharing `src`'s native tensor (tfjs data is immutable); the tensor is freed with its last dataId. */
+  share(src: tf.DataId): tf.DataId {
+    const h = this.handle(src);
+    this.sharers.set(h, (this.sharers.get(h) ?? 1) + 1);
+    return this.adopt(h);
+  }
+
+  /** Frees `h` unless another dataId still shares it. */
+  private release(h: TorchHandle): void {
+    const n = this.sharers.get(h);
+    if (n !== undefined) {
+      if (n <= 2) this.sharers.delete(h);
+      else this.sharers.set(h, n - 1);
+      return;
+    }
+    this.dropMemos(h);
+    this.native.dispose(h);
   }
 
   private upload(values: tf.BackendValues | null, shape: number[], dtype: tf.DataType): TorchHandle {
@@ -100,10 +122,7 @@ export class TorchBackend extends tf.KernelBackend {
 
   override move(dataId: tf.DataId, values: tf.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
     const old = this.data.get(dataId);
-    if (old !== undefined) {
-      this.dropMemos(old.handle);
-      this.native.dispose(old.handle);
-    }
+    if (old !== undefined) this.release(old.handle);
     this.data.set(dataId, { handle: this.upload(values, shape, dtype), refCount });
   }
 
@@ -142,8 +161,7 @@ export class TorchBackend extends tf.KernelBackend {
     if (e === undefined) return true;
     e.refCount--;
     if (!force && e.refCount > 0) return false;
-    this.dropMemos(e.handle);
-    this.native.dispose(e.handle);
+    this.release(e.handle);
     this.data.delete(dataId);
     return true;
   }
