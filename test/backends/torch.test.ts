@@ -143,6 +143,7 @@ const cases: Case[] = [
     return [
       tf.fused.matMul({ a, b, bias, activation: 'relu' }), tf.fused.matMul({ a, b: tf.transpose(b), transposeB: true, activation: 'leakyrelu', leakyreluAlpha: 0.1 }),
       tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias, activation: 'relu6' }),
+      tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: wave([3, 3, 2, 1], 0.8) as tf.Tensor4D, strides: 2, pad: 'same', bias: wave([2], 0.5), activation: 'relu6' }),
     ];
   }],
   // convolutions (the padding modes the project uses, plus 'same' with strides and dilation)

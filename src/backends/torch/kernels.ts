@@ -614,6 +614,11 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
     return activation(c, y);
   },
   DepthwiseConv2dNative: depthwiseConv,
+  FusedDepthwiseConv2D: (c) => {
+    let y = depthwiseConv(c);
+    if (c.has('bias')) y = c.call('add.Tensor', y, c.x('bias'));
+    return activation(c, y);
+  },
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
   AvgPool: avgPool,
