@@ -510,10 +510,7 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   StridedSlice: stridedSlice,
   Concat: (c) => {
     const rank = (c.list[0] as tf.TensorInfo).shape.length;
-    const axis = axes(c, 'axis', rank)[0] as number;
-    const parts = c.list.filter((t) => t.shape.reduce((a, b) => a * b, 1) > 0 || c.list.length === 1);
-    if (parts.length === 0) return c.call('alias', c.h(c.list[0] as tf.TensorInfo));
-    return c.call('cat', parts.map((t) => c.h(t)), axis);
+    return c.call('cat', c.list.map((t) => c.h(t)), axes(c, 'axis', rank)[0] as number);
   },
   Pack: (c) => c.call('stack', c.list.map((t) => c.h(t)), num(c, 'axis', 0)),
   Unpack: (c) => c.calls('unbind.int', c.x('value'), num(c, 'axis', 0)),
