@@ -86,6 +86,10 @@ export async function loadTorchNative(): Promise<TorchLoad> {
           : `native addon not built and no libtorch found: apt-get install libtorch-dev libopenblas0-openmp (or set LIBTORCH to a libtorch distribution), then npm run build:native`,
       };
     }
+    // libgomp reads OMP_WAIT_POLICY when the addon loads it. Its default (spin after each parallel
+    // region) lets idle OpenMP workers starve the JS thread that issues the next kernel: measured
+    // here, a tiny REPA-E step at 2 threads took 8.3 s spinning vs 1.5 s passive.
+    process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
     try {
       const native = createRequire(import.meta.url)(path) as TorchNative;
       if (!native.parts.includes('tensor') || !native.parts.includes('ops'))
