@@ -4,14 +4,19 @@ import { patchBackend, registerGradients } from './gradients.js';
 import { guardWasmProcessListeners } from './wasm-process.js';
 
 /**
- * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
- * through Dawn), `tensorflow` (tfjs-node-gpu, CUDA) and `cpu` (pure JS, a slow reference).
+ * The backends repae runs on: `torch` (libtorch/ATen through the native addon, multi-threaded CPU),
+ * `torch:cuda` (the same on a CUDA libtorch), `wasm` (XNNPACK, SIMD; one thread), `webgpu`
+ * (browser, or Node through Dawn), `tensorflow` (tfjs-node-gpu, CUDA) and `cpu` (pure JS, a slow
+ * reference).
  * @category backends
  */
-export type BackendName = 'wasm' | 'webgpu' | 'tensorflow' | 'cpu';
+export type BackendName = 'torch:cuda' | 'torch' | 'wasm' | 'webgpu' | 'tensorflow' | 'cpu';
 
-/** All backend names, fastest-first preference order for {@link useBestBackend}. @category backends */
-export const backendNames: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+/** All backend names, fastest-first. @category backends */
+export const backendNames: readonly BackendName[] = ['torch:cuda', 'tensorflow', 'torch', 'webgpu', 'wasm', 'cpu'];
+
+/** The order {@link useBestBackend} tries by default: GPUs, then libtorch, then wasm, then cpu. @category backends */
+export const defaultBackendOrder: readonly BackendName[] = ['torch:cuda', 'tensorflow', 'torch', 'wasm', 'cpu'];
 
 /** Whether a backend can run here, and if not, why. @category backends */
 export type Availability =
@@ -85,6 +90,12 @@ async function probe(name: BackendName): Promise<string> {
     }
     case 'tensorflow':
       return probeTensorflow();
+    case 'torch':
+    case 'torch:cuda': {
+      if (!isNode) throw new Error('the torch backends run only in Node.js (a native addon)');
+      const { probeTorch } = await import('./torch/index.js');
+      return probeTorch(name === 'torch' ? 'cpu' : 'cuda');
+    }
     default:
       return name satisfies never;
   }
@@ -133,9 +144,9 @@ export async function useBackend(name: BackendName): Promise<void> {
   await tf.ready();
 }
 
-/** The fastest backend that runs here (tensorflow > webgpu > wasm > cpu), made active. @category backends */
+/** The fastest backend that runs here ({@link defaultBackendOrder}: torch:cuda > tensorflow > torch > wasm > cpu), made active. @category backends */
 export async function useBestBackend(prefer?: readonly BackendName[]): Promise<BackendName> {
-  for (const n of prefer ?? ['tensorflow', 'wasm', 'cpu'] as const) {
+  for (const n of prefer ?? defaultBackendOrder) {
     if ((await availability(n)).available) {
       await useBackend(n);
       return n;

@@ -7,7 +7,7 @@ import { parseArgs, stringFlag, UsageError } from './args.js';
 /** Implements `repae golden`. @category utility types */
 export async function goldenCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
-    console.log('usage: repae golden DIR [--backend cpu|wasm|webgpu|tensorflow] [--only NAME,...]\nRuns every fixture (NAME.json + NAME.safetensors) in DIR.');
+    console.log('usage: repae golden DIR [--backend cpu|wasm|torch|torch:cuda|webgpu|tensorflow] [--only NAME,...]\nRuns every fixture (NAME.json + NAME.safetensors) in DIR.');
     return 0;
   }
   const p = parseArgs(argv, ['backend', 'only'], [], 1);

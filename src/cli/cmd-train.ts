@@ -20,7 +20,9 @@ export const trainHelp = (): string =>
     'data: builtin:shapes[:N] (generated), an image folder (one subfolder per class) or a .tar.gz of one',
     'encoders: builtin (a small CNN trained here first), mobilenet:<tfjs-model-dir>[:layer[:size]]',
     'resume: a rerun continues from the newest complete checkpoint if the flags match the saved config;',
-    'Ctrl-C (SIGINT) or SIGTERM writes a checkpoint of the current step and exits (a second one exits at once).'].join('\n');
+    'Ctrl-C (SIGINT) or SIGTERM writes a checkpoint of the current step and exits (a second one exits at once).',
+    'data-parallel: --nproc N (local ranks, Gloo on 127.0.0.1; --batch-size is the global batch), --master-port P, --dist-timeout-ms T (default 60000),',
+    '  --dist-rng global|per-rank; several machines: set RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT per process (torchrun style)'].join('\n');
 
 /** Chooses the backend of a run (`auto`: the fastest available one). @category backends */
 export async function chooseBackend(cfg: RunConfig): Promise<string> {
@@ -53,8 +55,12 @@ const hasRun = (runDir: string): boolean =>
  */
 export async function runTraining(cfg: RunConfig, log: (s: string) => void = console.log, stopAt?: number, opts: TrainingOptions = {}): Promise<string> {
   checkRunConfig(cfg, 'config');
+  const { loopParallel, parallelFromEnv } = await import('../train/distributed.js');
+  const dist = await parallelFromEnv(); // one rank of `--nproc N` / a torchrun-style launch: rendezvous first
+  const leader = dist === undefined || dist.collective.rank === 0; // only rank 0 touches the run's files
+  if (!leader) log = () => {};
   const runDir = join(cfg.outputDir, cfg.expName);
-  if (!cfg.resume && hasRun(runDir)) {
+  if (leader && !cfg.resume && hasRun(runDir)) {
     if (opts.force !== true)
       throw new OutputExistsError(runDir, 'run directory', 'it holds a run (checkpoints/metrics); rerun without --resume=false to continue it, add --force to delete it and start over, or choose another --exp-name');
     for (const f of RUN_FILES) rmSync(join(runDir, f), { recursive: true, force: true });
@@ -64,7 +70,7 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
   const [{ checkResumeConfig, trainLoop }, { buildEncoder, initRunState, openDataset, preflightRun, setupRun }, { latestCheckpoint, loadCheckpoint }, { releaseOld }] = await Promise.all([
     import('../train/loop.js'), import('../repae/run.js'), import('../io/checkpoint.js'), import('../core/scope.js'),
   ]);
-  if (cfg.resume) checkResumeConfig(runDir, cfg, opts.allowConfigChange === true);
+  if (cfg.resume && leader) checkResumeConfig(runDir, cfg, opts.allowConfigChange === true);
   const data = openDataset(cfg);
   preflightRun(cfg, data);
   const backend = await chooseBackend(cfg);
@@ -75,10 +81,11 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
   const encoder = await buildEncoder(cfg, data, restored, log, cfg.encoderSteps);
   log(`encoder: ${encoder.origin}; ${encoder.spec.dim}-d features`);
   const setup = setupRun(cfg, encoder.spec.dim);
+  const parallel = dist === undefined ? {} : { parallel: loopParallel(dist.collective, setup, dist.rng), ...(leader ? {} : { progress: false }) };
   const final = await trainLoop({
     runDir, setup, data, encoder, log, init: () => initRunState(setup, data, encoder, log),
-    ...(stopAt === undefined ? {} : { stopAt }), allowConfigChange: opts.allowConfigChange === true,
-  });
+    ...(stopAt === undefined ? {} : { stopAt }), allowConfigChange: opts.allowConfigChange === true, ...parallel,
+  }).finally(() => dist?.collective.close());
   releaseOld(final, null);
   return runDir;
 }
@@ -86,10 +93,16 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
 /** Implements `repae train`. @category utility types */
 export async function trainCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) { console.log(trainHelp()); return 0; }
-  const p = parseArgs(argv, valued, [...booleans, ...CONTROL]);
+  const { launchLocal, takeLaunchFlags } = await import('../train/launch.js');
+  const [rest, launch] = takeLaunchFlags(argv);
+  const p = parseArgs(rest, valued, [...booleans, ...CONTROL]);
   const flags = new Map(p.flags);
   for (const c of CONTROL) flags.delete(c);
-  const cfg = checkRunConfig(configFromFlags(flags));
+  const cfg = checkRunConfig(configFromFlags(flags)); // a bad command line fails before any rank starts
+  if (launch.nproc > 1) return launchLocal(rest, launch);
+  // torchrun-style launch (the launcher sets these itself): the flags override the environment.
+  if (launch.rng !== undefined) process.env['REPAE_DIST_RNG'] = launch.rng;
+  if (launch.timeoutMs !== undefined) process.env['REPAE_DIST_TIMEOUT_MS'] = String(launch.timeoutMs);
   await runTraining(cfg, console.log, undefined, { force: switchFlag(p, 'force'), allowConfigChange: switchFlag(p, 'allow-config-change') });
   return 0;
 }

@@ -21,7 +21,7 @@ export const MODEL_HELP = `models (either a run, or explicit files):
   --weights ema|model    SiT weights of a run (default ema)`;
 
 /** Help line of `--backend`. @category utility types */
-export const BACKEND_HELP = `  --backend NAME         auto (default: tensorflow, else wasm, else cpu), ${backendNames.join(', ')}`;
+export const BACKEND_HELP = `  --backend NAME         auto (default: torch:cuda, tensorflow, torch, wasm, cpu — the first that runs), ${backendNames.join(', ')}`;
 
 /** Activates the backend named by `--backend` (default `auto`); an unknown name is a usage error naming the flag. @category utility types */
 export async function backendFromFlags(p: Parsed): Promise<string> {

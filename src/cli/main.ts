@@ -9,7 +9,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   backends: { summary: 'list the tfjs backends and whether each can run here', run: async (a) => (await import('./cmd-backends.js')).backendsCommand(a) },
-  golden: { summary: 'check golden fixtures: repae golden DIR [--backend cpu|wasm|webgpu|tensorflow]', run: async (a) => (await import('./cmd-golden.js')).goldenCommand(a) },
+  golden: { summary: 'check golden fixtures: repae golden DIR [--backend cpu|wasm|torch|torch:cuda|webgpu|tensorflow]', run: async (a) => (await import('./cmd-golden.js')).goldenCommand(a) },
 };
 
 /** Registers a sub-command (used by the modules that implement training, sampling, ...). @category utility types */

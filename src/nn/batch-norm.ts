@@ -1,6 +1,6 @@
 /** @file BatchNorm without affine parameters (the latent normaliser between VAE and SiT), mode as a type. */
-import { add, div, mul, sqrt, sub } from '../core/ops/elementwise.js';
-import { mean, variance } from '../core/ops/reduce.js';
+import { add, div, mul, sqrt, square, sub } from '../core/ops/elementwise.js';
+import { mean, sum, variance } from '../core/ops/reduce.js';
 import { reshape } from '../core/ops/shape.js';
 import { stopGradient } from '../core/stop.js';
 import type { T } from '../core/tensor.js';
@@ -20,6 +20,18 @@ export interface BatchNormState {
 export interface BatchNormConfig {
   readonly eps: number;
   readonly momentum: number;
+  /**
+   * SyncBatchNorm (data-parallel training): train-mode statistics over the global batch of
+   * `worldSize` equal shards; `sum` adds a constant `[1, …, C]` tensor over the ranks. The input
+   * must not need a gradient through the statistics (the SiT's latent BN sees stopgrad(z)).
+   */
+  readonly sync?: BatchNormSync;
+}
+
+/** Cross-rank statistics for {@link BatchNormConfig.sync}. @category layers */
+export interface BatchNormSync {
+  readonly worldSize: number;
+  readonly sum: (x: T<never>) => T<never>;
 }
 
 /** Train or eval mode, an argument rather than a flag on an object. @category layers */
@@ -60,13 +72,15 @@ export function batchNorm<G extends string>(
   }
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const n = x.size / c;
-  const mu = mean(x, axes, true);
-  const v = variance(x, axes, true);
+  const sync = cfg.sync;
+  const nAll = sync === undefined ? n : n * sync.worldSize;
+  const mu = sync === undefined ? mean(x, axes, true) : div(sync.sum(stopGradient(sum(x, axes, true))), nAll);
+  const v = sync === undefined ? variance(x, axes, true) : div(sync.sum(stopGradient(sum(square(sub(x, mu)), axes, true))), nAll);
   const y = div(sub(x, mu), sqrt(add(v, cfg.eps)));
   const m = cfg.momentum;
   const next: BatchNormState = {
     runningMean: stopGradient(add(mul(s.runningMean, 1 - m), mul(reshape(mu, [c]), m))),
-    runningVar: stopGradient(add(mul(s.runningVar, 1 - m), mul(reshape(v, [c]), (m * n) / Math.max(n - 1, 1)))),
+    runningVar: stopGradient(add(mul(s.runningVar, 1 - m), mul(reshape(v, [c]), (m * nAll) / Math.max(nAll - 1, 1)))),
     numBatchesTracked: s.numBatchesTracked + 1,
   };
   return [y, next] as const;

@@ -14,7 +14,7 @@ import type { SitConfig } from '../models/sit/config.js';
 import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../models/sit/forward.js';
 import type { PathType } from '../models/sit/interpolant.js';
 import { vaeForward } from '../models/vae/index.js';
-import type { BatchNormState } from '../nn/batch-norm.js';
+import type { BatchNormState, BatchNormSync } from '../nn/batch-norm.js';
 import { repae, type RepaeFamilies } from './registry.js';
 
 /** One row of a routing table: the default coefficient and the groups the objective may differentiate. @category losses */
@@ -138,6 +138,8 @@ export interface SitBatch {
   readonly bn: BatchNormState;
   /** `'train'` (REPA-E: batch statistics + running update) or `'eval'` (frozen-VAE LDM training: fixed normalisation). */
   readonly bnMode: 'train' | 'eval';
+  /** Data-parallel training: SyncBatchNorm statistics over all ranks (official: SiT BN → SyncBatchNorm). */
+  readonly bnSync?: BatchNormSync;
 }
 
 /**
@@ -154,6 +156,7 @@ export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentia
     path: b.ctx.path,
     ...(b.labelDropRand === undefined ? {} : { labelDropRand: b.labelDropRand }),
     ...(b.key === undefined ? {} : { key: b.key }),
+    ...(b.bnSync === undefined ? {} : { bnSync: b.bnSync }),
   };
   const model = { sit: v.sit, proj: v.proj, bn: b.bn };
   const batch = { x: b.z, y: b.y, zs: b.zs };

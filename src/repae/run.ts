@@ -139,13 +139,19 @@ export interface StepBatch {
   readonly indices: readonly number[];
 }
 
-/** The batch of global step `step`: epoch order from the data key, drop-last. @category io */
-export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
-  const bs = setup.cfg.batchSize;
-  const perEpoch = Math.floor(ds.length / bs);
-  if (perEpoch < 1) throw new ConfigError(`--batch-size ${bs}: the dataset ${ds.name} has only ${ds.length} images (a batch must not be larger than the dataset)`);
+/**
+ * The batch of global step `step`: epoch order from the data key, drop-last. With `shard`, only
+ * rows `[rank·bs/W, (rank+1)·bs/W)` of that global batch (data-parallel training).
+ * @category io
+ */
+export function batchAt(ds: Dataset, setup: RunSetup, step: number, shard?: { readonly rank: number; readonly worldSize: number }): StepBatch {
+  const global = setup.cfg.batchSize;
+  const perEpoch = Math.floor(ds.length / global);
+  if (perEpoch < 1) throw new ConfigError(`--batch-size ${global}: the dataset ${ds.name} has only ${ds.length} images (a batch must not be larger than the dataset)`);
   const epoch = Math.floor(step / perEpoch), b = step % perEpoch;
-  const idx = epochOrder(ds.length, setup.dataKey, epoch).slice(b * bs, (b + 1) * bs);
+  const bs = shard === undefined ? global : global / shard.worldSize;
+  const lo = b * global + (shard === undefined ? 0 : shard.rank * bs);
+  const idx = epochOrder(ds.length, setup.dataKey, epoch).slice(lo, lo + bs);
   const r = setup.cfg.resolution;
   const px = new Float32Array(bs * r * r * 3);
   const labels = new Int32Array(bs);

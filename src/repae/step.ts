@@ -11,7 +11,7 @@ import type { T } from '../core/tensor.js';
 import { constantLeaves, unflatten } from '../core/tree.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitWeights } from '../models/sit/params.js';
-import type { BatchNormState } from '../nn/batch-norm.js';
+import type { BatchNormState, BatchNormSync } from '../nn/batch-norm.js';
 import { scalar } from '../core/ops/create.js';
 import { VAE_LOSS_DICT_KEYS } from '../losses/vae.js';
 import { DISC_LOSS_DICT_KEYS } from '../losses/disc.js';
@@ -78,6 +78,19 @@ export interface RepaeStepConfig {
   readonly mode: StepMode;
   /** Time sampling when t is not injected (default uniform). */
   readonly weighting?: TimeWeighting;
+  /** Data-parallel training (`src/train/distributed.ts`): gradient reduction and SyncBatchNorm hooks. */
+  readonly parallel?: StepParallel;
+}
+
+/**
+ * Data-parallel hooks of a step (as DDP): each group's gradient leaves are mean-reduced over the
+ * ranks before that group's clipping, and the SiT latent BN uses global statistics (SyncBatchNorm).
+ * Both are synchronous (the step stays a pure function of its inputs and the peers' shards).
+ * @category optimizers
+ */
+export interface StepParallel {
+  readonly reduceGradients: (grads: readonly GradLeaf[]) => GradLeaf[];
+  readonly bnSync: BatchNormSync;
 }
 
 /** Scalars logged by a step (constant 0-d tensors; read them with `readMetrics`, which disposes them). @category optimizers */
@@ -97,10 +110,12 @@ export const repaeOptimizers = (c: RepaeStepConfig): Optimizers<RepaeFamilies> =
 export const initRepaeOpt = (c: RepaeStepConfig, store: Store<RepaeFamilies>): OptState<RepaeFamilies> => initOptimizers(repaeOptimizers(c), store);
 
 /** Clips the gradients of several groups jointly (official `clip_grad_norm_` over one parameter list); returns the pre-clip norm. */
-function clipJointly(trees: readonly unknown[], maxNorm: number): readonly [GradLeaf[][], T<never>] {
+function clipJointly(trees: readonly unknown[], maxNorm: number, parallel?: StepParallel, garbage: unknown[] = []): readonly [GradLeaf[][], T<never>] {
   const flat = trees.map((t) => constantLeaves(t));
   const clip: GradientTransformation<{ readonly norm: T<never> | null }> = clipByGlobalNorm(maxNorm);
-  const [clipped, s] = clip.update(flat.flat(), { norm: null }, []);
+  const reduced = parallel === undefined ? flat.flat() : parallel.reduceGradients(flat.flat());
+  if (parallel !== undefined) garbage.push(reduced);
+  const [clipped, s] = clip.update(reduced, { norm: null }, []);
   const out: GradLeaf[][] = [];
   let i = 0;
   for (const f of flat) { out.push(clipped.slice(i, i + f.length)); i += f.length; }
@@ -146,7 +161,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     });
     garbage.push(gVae, vaeAux);
     z = vaeAux.z;
-    const [[gv], normVae] = clipJointly([gVae.vae], c.maxGradNorm);
+    const [[gv], normVae] = clipJointly([gVae.vae], c.maxGradNorm, c.parallel, garbage);
     const [vae, optVae] = stepGroup<RepaeFamilies, 'vae'>(opts.vae, s.store.vae, unflatten(gVae.vae, gv as GradLeaf[]), s.opt.vae);
     garbage.push(gv);
     metrics['vae_loss'] = vaeLoss;
@@ -157,7 +172,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
 
     // 10. Discriminator step on the pre-update reconstruction (x̂ is already a constant).
     const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, ['disc'])(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
-    const [[gd], normDisc] = clipJointly([gDisc.disc], c.maxGradNorm);
+    const [[gd], normDisc] = clipJointly([gDisc.disc], c.maxGradNorm, c.parallel, garbage);
     const [disc, optDisc] = stepGroup<RepaeFamilies, 'disc'>(opts.disc, s.store.disc, unflatten(gDisc.disc, gd as GradLeaf[]), s.opt.disc);
     garbage.push(gDisc, gd);
     for (const [k, v] of Object.entries(dAux.dict) as [keyof typeof DISC_LOSS_DICT_KEYS, T<never>][]) metrics[`d_loss_dict.${DISC_LOSS_DICT_KEYS[k]}`] = v;
@@ -173,8 +188,9 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     ctx, z, y: batch.y, zs: batch.zs, t, noise,
     ...(inject.labelDropRand === undefined ? { key: kDrop } : { labelDropRand: inject.labelDropRand }),
     bn: s.bn, bnMode: c.mode === 'ldm' ? 'eval' : 'train',
+    ...(c.parallel === undefined ? {} : { bnSync: c.parallel.bnSync }),
   });
-  const [[gs, gp], normSit] = clipJointly([gSit.sit, gSit.proj], c.maxGradNorm);
+  const [[gs, gp], normSit] = clipJointly([gSit.sit, gSit.proj], c.maxGradNorm, c.parallel, garbage);
   const [sit, optSit] = stepGroup<RepaeFamilies, 'sit'>(opts.sit, s.store.sit, unflatten(gSit.sit, gs as GradLeaf[]), s.opt.sit);
   const [proj, optProj] = stepGroup<RepaeFamilies, 'proj'>(opts.proj, s.store.proj, unflatten(gSit.proj, gp as GradLeaf[]), s.opt.proj);
   garbage.push(gSit, gs, gp, sitAux.output);

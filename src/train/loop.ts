@@ -19,6 +19,7 @@ import { readMetrics, repaeStep, type RepaeState } from '../repae/step.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { latestCheckpoint } from '../io/checkpoint.js';
 import { ConfigMismatchError, configChanges, describeChanges, type ConfigChange, type RunConfig } from './config.js';
+import type { LoopParallel } from './distributed.js';
 
 /** Thrown when a loss or gradient norm becomes NaN/Inf; names the metric and the step. @category optimizers */
 export class NonFiniteLossError extends Error {
@@ -118,6 +119,8 @@ export interface LoopOptions {
   readonly allowConfigChange?: boolean;
   /** Stop on SIGINT/SIGTERM after writing a final checkpoint (default true). */
   readonly handleSignals?: boolean;
+  /** One rank of a data-parallel run (src/train/distributed.ts); only rank 0 writes. */
+  readonly parallel?: LoopParallel;
 }
 
 /** Decodes normalised latents through the BN running statistics (`z/scale + bias`, scale = running_var^-1/2, no eps) and the VAE. @category samplers */
@@ -169,14 +172,16 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
   const cfg = setup.cfg;
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   checkEncoderTokens(encoder, setup);
+  const par = o.parallel, writer = par?.writer ?? true;
   const changes = cfg.resume ? checkResumeConfig(runDir, cfg, o.allowConfigChange === true) : [];
   const resumed = cfg.resume ? loadRunCheckpoint(runDir, setup, encoder, log) : undefined;
   let s = resumed?.state ?? (await o.init());
+  if (par !== undefined) s = await par.syncState(s);
   if (resumed !== undefined) {
     log(`resumed from step ${s.step} (${runDir}/checkpoints)`);
-    if (changes.length > 0) recordConfigChange(runDir, cfg, changes, s.step, log);
-  } else writeFileAtomic(join(runDir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(cfg, null, 2)}\n`));
-  const dropped = cutMetrics(runDir, s.step);
+    if (writer && changes.length > 0) recordConfigChange(runDir, cfg, changes, s.step, log);
+  } else if (writer) writeFileAtomic(join(runDir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(cfg, null, 2)}\n`));
+  const dropped = writer ? cutMetrics(runDir, s.step) : 0;
   if (dropped > 0) log(`metrics.jsonl: dropped ${dropped} line(s) after step ${s.step} (they are trained again)`);
   const total = Math.min(o.stopAt ?? cfg.maxTrainSteps, cfg.maxTrainSteps);
   const showBar = o.progress ?? process.stderr.isTTY === true;
@@ -206,14 +211,15 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
       // Steps run synchronously on CPU backends: yield to the event loop so a signal is seen.
       if (signals.length > 0) await new Promise<void>((r) => setImmediate(r));
       if (signal !== undefined) break;
-      const b = batchAt(data, setup, s.step);
+      const b = par === undefined ? batchAt(data, setup, s.step) : par.batch(data, setup, s.step);
       const zs = [encoder.features(b.pixels, b.x)];
       // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached mean/std.
       if (setup.step.mode === 'ldm' && cache?.vae !== s.store.vae) cache = { vae: s.store.vae, latents: new LatentCache(s.store.vae) };
       const cached = setup.step.mode === 'ldm' && cache !== undefined ? await cache.latents.batch(b) : undefined;
-      const [next, m] = repaeStep(setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, setup.stepKey);
-      const vals = await readMetrics(m);
-      releaseOld([b, zs, cached], null);
+      const inject = par?.inject(s.step) ?? {};
+      const [next, m] = repaeStep(par?.stepConfig ?? setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, par?.stepKey ?? setup.stepKey, inject);
+      const vals = par === undefined ? await readMetrics(m) : await par.reduceMetrics(await readMetrics(m));
+      releaseOld([b, zs, cached, inject], null);
       const bad = Object.entries(vals).find(([, v]) => !Number.isFinite(v));
       if (bad !== undefined) {
         releaseOld(next, s);
@@ -225,15 +231,15 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
       }
       s = next;
       last = vals;
-      if (s.step % cfg.logEvery === 0 || s.step === total) appendFileSync(join(runDir, 'metrics.jsonl'), `${JSON.stringify({ step: s.step, time: Date.now(), ...vals })}\n`);
+      if (writer && (s.step % cfg.logEvery === 0 || s.step === total)) appendFileSync(join(runDir, 'metrics.jsonl'), `${JSON.stringify({ step: s.step, time: Date.now(), ...vals })}\n`);
       if (showBar) process.stderr.write(bar(s.step, total, t0, first, vals));
       else if (s.step % cfg.logEvery === 0 || s.step === total) log(`step ${s.step}/${total} ${Object.entries(vals).filter(([k]) => !k.includes('dict')).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
       o.onStep?.(s.step, vals);
-      if (s.step === 1 || s.step % cfg.samplingSteps === 0) {
+      if (writer && (s.step === 1 || s.step % cfg.samplingSteps === 0)) {
         const png = await previewGrid({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, s.store.vae, setup, fold(setup.stepKey, 777));
         writeFileSync(join(runDir, 'samples', `${String(s.step).padStart(7, '0')}.png`), png);
       }
-      if (s.step % cfg.checkpointingSteps === 0 || s.step === total) {
+      if (writer && (s.step % cfg.checkpointingSteps === 0 || s.step === total)) {
         const path = await saveRunCheckpoint(runDir, s, setup, encoder);
         savedStep = s.step;
         if (showBar) process.stderr.write('\n');
@@ -243,7 +249,7 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
     if (signal !== undefined) {
       const sig: NodeJS.Signals = signal;
       if (showBar) process.stderr.write('\n');
-      const path = savedStep === s.step ? latestCheckpoint(runDir).latest?.path : await saveRunCheckpoint(runDir, s, setup, encoder);
+      const path = savedStep === s.step || !writer ? latestCheckpoint(runDir).latest?.path : await saveRunCheckpoint(runDir, s, setup, encoder);
       releaseOld(s, encoder.weights); // the state is saved; the encoder belongs to the caller
       throw new TrainingInterruptedError(`interrupted by ${sig} at step ${s.step}: ${path === undefined ? 'no checkpoint could be written' : `checkpoint ${path} holds step ${s.step}`}; run the same command again to resume`, sig);
     }

@@ -5,7 +5,7 @@ import { describeEachBackend } from '../helpers/backends.js';
 import { goldenDir, haveGolden, loadFixture } from '../helpers/golden.js';
 
 // The cpu backend's Conv2DBackpropFilter is the pure-JS reference (minutes for the VGG16/VAE
-// backward here); the step runs on wasm (the CPU default) and webgpu.
+// backward here); the step runs on wasm, webgpu and torch (libtorch).
 describeEachBackend('golden repae_step (fixture G): two full REPA-E iterations', (backend) => {
   it.skipIf(!haveGolden)('matches losses, grad norms and every parameter state within the README tolerances', async () => {
     const { st, json } = loadFixture('repae_step');
@@ -19,4 +19,4 @@ describeEachBackend('golden repae_step (fixture G): two full REPA-E iterations',
     expect(checks.filter((c) => c.tensor.startsWith('step1.out.')).length).toBeGreaterThanOrEqual(19);
     expect(checks.filter((c) => c.tensor.startsWith('after')).length).toBe(14);
   }, 600_000);
-}, ['wasm', 'webgpu']);
+}, ['wasm', 'webgpu', 'torch']);

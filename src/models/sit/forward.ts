@@ -8,7 +8,7 @@ import { normal, split as splitKey, uniform, type Key } from '../../core/rng.js'
 import { tidy } from '../../core/scope.js';
 import { isConstant, runtimeDeps, type T } from '../../core/tensor.js';
 import { attention } from '../../nn/attention.js';
-import { batchNorm, type BatchNormState, type Mode } from '../../nn/batch-norm.js';
+import { batchNorm, type BatchNormState, type BatchNormSync, type Mode } from '../../nn/batch-norm.js';
 import { layerNorm } from '../../nn/layer-norm.js';
 import { linear } from '../../nn/linear.js';
 import { mlp } from '../../nn/mlp.js';
@@ -358,6 +358,8 @@ export interface SitLossOptions<M extends Mode> {
    * parameter group is a compile error (and a run-time error) unless `alignOnly` is set.
    */
   readonly unsafeLiveLatent?: UnsafeLiveLatentDiffusion;
+  /** SyncBatchNorm statistics across data-parallel ranks (train mode only). */
+  readonly bnSync?: BatchNormSync;
 }
 
 declare const unsafeBrand: unique symbol;
@@ -459,7 +461,7 @@ export function sitLosses<G extends string, P extends string, X extends string, 
   };
   return tidy(() => {
     const n = x.shape[0] as number;
-    const bnCfg = sitBnConfig(cfg);
+    const bnCfg = opts.bnSync === undefined ? sitBnConfig(cfg) : { ...sitBnConfig(cfg), sync: opts.bnSync };
     let x0: T<X>, bnNext: BatchNormState | undefined;
     if (opts.mode === 'train') [x0, bnNext] = batchNorm(model.bn, x, 'train', bnCfg);
     else x0 = batchNorm(model.bn, x, 'eval', bnCfg);
