@@ -61,6 +61,56 @@ async function probeTensorflow(): Promise<string> {
   return 'CUDA device';
 }
 
+/** Options of {@link useBackend}. @category backends */
+export interface BackendOptions {
+  /**
+   * wasm in Node: XNNPACK threads (1: the single-threaded SIMD build; default: `--threads` /
+   * {@link setDefaultThreads}, else `REPAE_THREADS`, else the cores available, at most 8). A
+   * change re-creates the wasm backend (its tensors are lost). Ignored by other backends.
+   */
+  readonly threads?: number;
+}
+
+let defaultThreadSetting: number | undefined;
+
+/**
+ * Sets the wasm thread count that {@link useBackend} uses when it is not given one (the CLI's
+ * `--threads`). Takes effect at the next `useBackend('wasm')`.
+ * @category backends
+ */
+export function setDefaultThreads(threads: number | undefined): void {
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new Error(`--threads expects an integer ≥ 1, got '${threads}'`);
+  defaultThreadSetting = threads;
+}
+
+let threadsModule: typeof import('./wasm-threads.js') | undefined;
+let threadsError: string | undefined;
+
+/** Loads the thread-enabled tfjs-backend-wasm (Node only); a failure leaves the plain single-threaded package. */
+async function nodeWasmThreads(): Promise<string> {
+  try {
+    const m = await import('./wasm-threads.js');
+    m.installWasmThreads();
+    m.configureWasmThreads(defaultThreadSetting ?? m.defaultThreads());
+    threadsModule = m;
+    return ', threads in Node';
+  } catch (e) {
+    threadsError = errMsg(e);
+    return `, single-threaded (threads unavailable: ${threadsError})`;
+  }
+}
+
+/**
+ * The wasm backend's thread situation in Node: the threads XNNPACK runs with once initialised
+ * (`actual`), the configured count, and why threads are unavailable if they are.
+ * @category backends
+ */
+export function wasmThreads(): { readonly configured?: number; readonly actual?: number; readonly unavailable?: string } {
+  const configured = threadsModule?.configuredWasmThreads();
+  const actual = threadsModule?.wasmThreadCount();
+  return { ...(configured === undefined ? {} : { configured }), ...(actual === undefined ? {} : { actual }), ...(threadsError === undefined ? {} : { unavailable: threadsError }) };
+}
+
 async function probe(name: BackendName): Promise<string> {
   switch (name) {
     case 'cpu':
@@ -69,12 +119,13 @@ async function probe(name: BackendName): Promise<string> {
     case 'wasm': {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       await import('@tensorflow/tfjs-backend-cpu');
+      const threads = isNode ? await nodeWasmThreads() : '';
       await import('@tensorflow/tfjs-backend-wasm');
       convFilterGradViaConv('wasm');
       convInputGradViaConv('wasm');
       const filled = fillKernelGaps('wasm');
       fastWasmMatMul();
-      return `XNNPACK + SIMD${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
+      return `XNNPACK + SIMD${threads}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'webgpu': {
       const info = await probeWebgpu();
@@ -123,22 +174,27 @@ export class BackendUnavailableError extends Error {
  * it cannot run here.
  * @category backends
  */
-export async function useBackend(name: BackendName): Promise<void> {
+export async function useBackend(name: BackendName, options: BackendOptions = {}): Promise<void> {
   if (!backendNames.includes(name))
     throw new BackendUnavailableError(`unknown backend '${String(name)}' (choose one of ${backendNames.join(', ')})`);
   await registerGradients();
   const a = await availability(name);
   if (!a.available) throw new BackendUnavailableError(`backend '${name}' is unavailable: ${a.reason}`);
-  if (tf.getBackend() === name) return;
+  let recreated = false;
+  if (name === 'wasm' && threadsModule !== undefined) {
+    const want = options.threads ?? defaultThreadSetting ?? threadsModule.configuredWasmThreads() ?? threadsModule.defaultThreads();
+    recreated = threadsModule.configureWasmThreads(want).recreated;
+  }
+  if (!recreated && tf.getBackend() === name) return;
   if (!(await tf.setBackend(name))) throw new BackendUnavailableError(`backend '${name}' failed to initialise`);
   await tf.ready();
 }
 
 /** The fastest backend that runs here (tensorflow > webgpu > wasm > cpu), made active. @category backends */
-export async function useBestBackend(prefer?: readonly BackendName[]): Promise<BackendName> {
+export async function useBestBackend(prefer?: readonly BackendName[], options: BackendOptions = {}): Promise<BackendName> {
   for (const n of prefer ?? ['tensorflow', 'wasm', 'cpu'] as const) {
     if ((await availability(n)).available) {
-      await useBackend(n);
+      await useBackend(n, options);
       return n;
     }
   }

@@ -36,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    return await c.run(rest);
+    return await c.run((await import('./threads-flag.js')).takeThreadsFlag(rest));
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`repae ${cmd}: ${e.message}`);
