@@ -1,7 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients.js';
-import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
+import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fastWasmTranspose, fillKernelGaps, sharedIdentity } from './fallbacks.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -121,6 +121,8 @@ async function probe(name: BackendName): Promise<string> {
       await import('@tensorflow/tfjs-backend-cpu');
       const threads = isNode ? await nodeWasmThreads() : '';
       await import('@tensorflow/tfjs-backend-wasm');
+      fastWasmTranspose();
+      sharedIdentity('wasm');
       convFilterGradViaConv('wasm');
       convInputGradViaConv('wasm');
       const filled = fillKernelGaps('wasm');
