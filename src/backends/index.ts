@@ -83,6 +83,14 @@ export function setDefaultThreads(threads: number | undefined): void {
   defaultThreadSetting = threads;
 }
 
+/**
+ * The wasm thread count a plain `useBackend('wasm')` would start now: `--threads` /
+ * {@link setDefaultThreads}, else `REPAE_THREADS`, else the cores available (1 where threads are
+ * unavailable). Probe wasm first ({@link availability}) for the last two.
+ * @category backends
+ */
+export const threadSetting = (): number => defaultThreadSetting ?? threadsModule?.defaultThreads() ?? 1;
+
 let threadsModule: typeof import('./wasm-threads.js') | undefined;
 let threadsError: string | undefined;
 
