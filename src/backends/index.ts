@@ -65,7 +65,7 @@ async function probeTensorflow(): Promise<string> {
 export interface BackendOptions {
   /**
    * wasm in Node: XNNPACK threads (1: the single-threaded SIMD build; default: `--threads` /
-   * {@link setDefaultThreads}, else `REPAE_THREADS`, else the cores available, at most 8). A
+   * {@link setDefaultThreads}, else `REPAE_THREADS`, else the cores the load average leaves idle, 1 to 8). A
    * change re-creates the wasm backend (its tensors are lost). Ignored by other backends.
    */
   readonly threads?: number;
@@ -85,11 +85,21 @@ export function setDefaultThreads(threads: number | undefined): void {
 
 /**
  * The wasm thread count a plain `useBackend('wasm')` would start now: `--threads` /
- * {@link setDefaultThreads}, else `REPAE_THREADS`, else the cores available (1 where threads are
+ * {@link setDefaultThreads}, else `REPAE_THREADS`, else the idle cores (1 where threads are
  * unavailable). Probe wasm first ({@link availability}) for the last two.
  * @category backends
  */
 export const threadSetting = (): number => defaultThreadSetting ?? threadsModule?.defaultThreads() ?? 1;
+
+/** The wasm thread count set explicitly (`--threads` / {@link setDefaultThreads}, else `REPAE_THREADS`), if any. @category backends */
+export function explicitThreads(): number | undefined {
+  if (defaultThreadSetting !== undefined) return defaultThreadSetting;
+  const env = isNode ? process.env['REPAE_THREADS'] : undefined;
+  if (env === undefined || env.trim() === '') return undefined;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`REPAE_THREADS expects an integer ≥ 1 (wasm threads), got '${env}'`);
+  return n;
+}
 
 let threadsModule: typeof import('./wasm-threads.js') | undefined;
 let threadsError: string | undefined;

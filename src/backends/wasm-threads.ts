@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as nodeModule from 'node:module';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -63,13 +63,18 @@ export function parseThreads(value: string | number, source: string): number {
 
 /**
  * The default wasm thread count: `REPAE_THREADS` when set, else the cores available to this process
- * (`os.availableParallelism()`), at most {@link WASM_MAX_THREADS}.
+ * (`os.availableParallelism()`) less those the 1-minute load average says other programs keep busy
+ * (rounded; at least 1, at most {@link WASM_MAX_THREADS}). XNNPACK's pool threads spin while they
+ * wait, so on an oversubscribed machine more threads are slower: a REPA-E step measured 3× slower
+ * on 2 threads than on 1 with the load average at 15 on 2 cores.
  * @category backends
  */
 export function defaultThreads(): number {
   const env = process.env['REPAE_THREADS'];
   if (env !== undefined && env.trim() !== '') return Math.min(parseThreads(env, 'REPAE_THREADS'), WASM_MAX_THREADS);
-  return Math.max(1, Math.min(availableParallelism(), WASM_MAX_THREADS));
+  const cores = availableParallelism();
+  const idle = Math.round(cores - (loadavg()[0] ?? 0));
+  return Math.max(1, Math.min(cores, idle, WASM_MAX_THREADS));
 }
 
 /** The textual patches: [what, replacement]; each must match exactly once. */

@@ -1,8 +1,8 @@
 /** @file `repae bench` (`npm run bench`): REPA-E step, 1024² matmul and SiT-S/2 block timings per backend → table + bench/results.json. */
 import { mkdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { available, backendNames, threadSetting, type BackendName } from '../backends/index.js';
+import { available, backendNames, explicitThreads, type BackendName } from '../backends/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { numberFlag, parseArgs, stringFlag, UsageError } from '../cli/args.js';
 import { intFlag } from '../cli/gen-common.js';
@@ -21,7 +21,7 @@ Default (no --backends): side-by-side columns wasm 1 thread | wasm N threads | t
 step at N threads (<perf-dir>/torch_step.py, when it and python3 with torch are present), measured
 in alternating rounds (A B C A B C …), one warm-up per column × case × round, median ms over all
 timed repetitions, and ratios per case (wasm-1 / wasm-N, wasm / PyTorch). N: --threads (default
-REPAE_THREADS, else the cores available). Prints the load average before and after.
+REPAE_THREADS, else the cores, at most 8, whatever the load). Prints the load average before and after.
 
 With --backends: times, on each listed backend: one REPA-E step (repaeStep: VAE, discriminator and SiT updates
 plus EMA, random-init models) at a tiny and a small configuration, a 1024² float32 matmul, and one
@@ -144,7 +144,7 @@ async function compareCommand(p: ReturnType<typeof parseArgs>): Promise<number> 
     if (c === undefined) throw new UsageError(`--cases: unknown case '${n}' (choose from ${all.map((x) => x.name).join(', ')}, or matmul-N)`);
     return c;
   });
-  const threads = threadSetting();
+  const threads = explicitThreads() ?? Math.min(availableParallelism(), 8);
   const known = defaultColumns(threads);
   const ids = p.flags.has('columns') ? stringFlag(p, 'columns', '').split(',').filter(Boolean) : known.map((c) => c.id);
   const columns = ids.map((id) => {

@@ -1,5 +1,5 @@
 /** @file `repae backends`: which backends can run here, and why not. */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { available, useBackend, wasmThreads } from '../backends/index.js';
 
 /** Prints each backend's availability (and the wasm backend's threads, by starting it); exit code 0. @category backends */
@@ -9,7 +9,7 @@ export async function backendsCommand(_argv: readonly string[]): Promise<number>
     if (a.name === 'wasm' && a.available) {
       await useBackend('wasm');
       const t = wasmThreads();
-      extra = t.actual === undefined ? '' : `; ${t.actual} thread${t.actual === 1 ? '' : 's'} of ${availableParallelism()} core(s) (--threads N or REPAE_THREADS to change)`;
+      extra = t.actual === undefined ? '' : `; ${t.actual} thread${t.actual === 1 ? '' : 's'} of ${availableParallelism()} core(s), load average ${(loadavg()[0] ?? 0).toFixed(1)} (--threads N or REPAE_THREADS to change)`;
     }
     console.log(`${a.name.padEnd(10)} ${a.available ? `available    ${a.detail}${extra}` : `unavailable  ${a.reason}`}`);
   }

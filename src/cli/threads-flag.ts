@@ -3,7 +3,7 @@ import { setDefaultThreads } from '../backends/index.js';
 import { UsageError } from './args.js';
 
 /** Help line of `--threads`. @category utility types */
-export const THREADS_HELP = '  --threads N            wasm backend threads in Node (default: REPAE_THREADS, else the cores available, at most 8; 1 = single-threaded)';
+export const THREADS_HELP = '  --threads N            wasm backend threads in Node (default: REPAE_THREADS, else the idle cores by the load average, 1..8; 1 = single-threaded)';
 
 /**
  * Removes `--threads N` / `--threads=N` from `argv` and makes it the wasm thread default

@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { useBackend, wasmThreads } from '../../src/backends/index.js';
+import { availableParallelism } from 'node:os';
+import { setDefaultThreads, useBackend, wasmThreads } from '../../src/backends/index.js';
+import { defaultThreads } from '../../src/backends/wasm-threads.js';
 import { checkSitFixture } from '../../src/golden/sit.js';
 import { checkVaeFixture } from '../../src/golden/vae.js';
 import { goldenDir, haveGolden, loadFixture } from '../helpers/golden.js';
@@ -52,6 +54,42 @@ describe('threaded wasm: process lifetime', () => {
       const r = await runChild('signal', (l, kill) => { if (l === 'ready') { sent = performance.now(); kill(sig); } });
       expect(sent).toBeGreaterThan(0);
       expect(r.signal ?? String(r.code)).toBe(sig);
+    }
+  });
+});
+
+describe('threaded wasm: settings', () => {
+  it('REPAE_THREADS sets the default (errors name it); unset, the default is 1..min(cores, 8)', () => {
+    const saved = process.env['REPAE_THREADS'];
+    try {
+      process.env['REPAE_THREADS'] = '3';
+      expect(defaultThreads()).toBe(3);
+      process.env['REPAE_THREADS'] = '12';
+      expect(defaultThreads()).toBe(8);
+      process.env['REPAE_THREADS'] = 'two';
+      expect(() => defaultThreads()).toThrow(/REPAE_THREADS expects an integer ≥ 1.*'two'/);
+      delete process.env['REPAE_THREADS'];
+      const d = defaultThreads();
+      expect(d).toBeGreaterThanOrEqual(1);
+      expect(d).toBeLessThanOrEqual(Math.min(availableParallelism(), 8));
+    } finally {
+      if (saved === undefined) delete process.env['REPAE_THREADS'];
+      else process.env['REPAE_THREADS'] = saved;
+    }
+  });
+
+  it('repae backends --threads 3 starts and reports 3 threads; a bad --threads is a usage error naming it', async () => {
+    const { repae } = await import('../cli/run-cli.js');
+    try {
+      const r = await repae('backends', '--threads', '3');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^wasm\s+available .*; 3 threads of \d+ core\(s\)/m);
+      expect(wasmThreads().actual).toBe(3);
+      const bad = await repae('backends', '--threads', '0');
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain("--threads expects an integer ≥ 1, got '0'");
+    } finally {
+      setDefaultThreads(undefined);
     }
   });
 });
