@@ -163,7 +163,9 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
           log(`round ${r + 1}/${o.rounds}  ${c.label.padEnd(18)} ${spec.name.padEnd(18)} ${median(times).toFixed(1).padStart(9)} ms (median of ${times.length})`);
         } catch (e) {
           failed.add(key);
-          notes.push(`${c.label} ${spec.name}: failed (${(e as Error).message.split('\n')[0] ?? ''})`);
+          const lines = (e as Error).message.split('\n').filter((l) => l.trim() !== '');
+          const first = lines[0] ?? '', last = lines.length > 1 ? ` … ${lines[lines.length - 1] ?? ''}` : '';
+          notes.push(`${c.label} ${spec.name}: failed (${first.slice(0, 200)}${last})`);
         }
       }
     }
