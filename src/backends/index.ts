@@ -83,14 +83,6 @@ export function setDefaultThreads(threads: number | undefined): void {
   defaultThreadSetting = threads;
 }
 
-/**
- * The wasm thread count a plain `useBackend('wasm')` would start now: `--threads` /
- * {@link setDefaultThreads}, else `REPAE_THREADS`, else the idle cores (1 where threads are
- * unavailable). Probe wasm first ({@link availability}) for the last two.
- * @category backends
- */
-export const threadSetting = (): number => defaultThreadSetting ?? threadsModule?.defaultThreads() ?? 1;
-
 /** The wasm thread count set explicitly (`--threads` / {@link setDefaultThreads}, else `REPAE_THREADS`), if any. @category backends */
 export function explicitThreads(): number | undefined {
   if (defaultThreadSetting !== undefined) return defaultThreadSetting;
