@@ -53,7 +53,7 @@ export function nodeOnlyStubs(): Plugin {
   };
 }
 
-/** What `GET repae-run/latest.json` answers: the newest complete checkpoint under the runs folder. */
+/** What `GET repae-run/latest.json` answers: the newest complete checkpoint under the runs folder (or `{ none: why }`). */
 export interface LatestRun {
   /** The run directory, relative to the runs folder (e.g. `demo`). */
   readonly name: string;
@@ -103,8 +103,8 @@ export function findLatestRun(root: string): { readonly run?: LatestRun & { read
 }
 
 /**
- * Serves the latest local run to the page: `GET repae-run/latest.json` ({@link LatestRun}, or 404
- * with the reason) and `GET repae-run/<section>.safetensors` (that checkpoint's section files), in
+ * Serves the latest local run to the page: `GET repae-run/latest.json` ({@link LatestRun}, or
+ * `{ none: why }`) and `GET repae-run/<section>.safetensors` (that checkpoint's section files), in
  * `vite` (dev) and `vite preview` alike. A static build has neither, and the page then offers
  * nothing.
  */
@@ -120,14 +120,15 @@ export function latestRunServer(root: () => string = runsDir): Plugin {
     };
     try {
       const found = findLatestRun(root());
-      if (found.run === undefined) return fail(404, found.why ?? 'no run');
-      const { path, ...run } = found.run;
       if (m[1] === 'latest.json') {
+        // 200 either way (a missing run is an answer, not an error the browser console shows).
         res.setHeader('Content-Type', 'application/json');
         res.setHeader('Cache-Control', 'no-store');
-        res.end(JSON.stringify(run));
+        res.end(JSON.stringify(found.run === undefined ? { none: found.why ?? 'no run' } : (({ path: _p, ...run }) => run)(found.run)));
         return;
       }
+      if (found.run === undefined) return fail(404, found.why ?? 'no run');
+      const { path, ...run } = found.run;
       const section = m[2] as string;
       if (section !== run.sit && section !== run.vae) return fail(404, `the page reads only sections ${run.sit} and ${run.vae}, not '${section}'`);
       const file = join(path, `${section}.safetensors`);

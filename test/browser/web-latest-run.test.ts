@@ -63,6 +63,9 @@ describe.skipIf(missing !== undefined)('web page: the latest local run in one cl
     const latest = (await (await fetch(`${server.url}repae-run/latest.json`)).json()) as { name: string; step: number; sit: string };
     expect(latest).toMatchObject({ name: 'demo', step: 7, sit: 'ema' });
     expect((await fetch(`${server.url}repae-run/disc.safetensors`)).status).toBe(404);
+    process.env['REPAE_RUNS_DIR'] = join(runs, 'missing');
+    expect(await (await fetch(`${server.url}repae-run/latest.json`)).json()).toEqual({ none: `${join(runs, 'missing')} does not exist (run npm start first)` });
+    process.env['REPAE_RUNS_DIR'] = runs;
     await page.goto(`${server.url}?backend=wasm`);
     await page.waitForFunction(() => window.repaeDemo?.ready === true && !window.repaeDemo.busy, undefined, { timeout: 120_000 });
     expect(await page.locator('#open-run').textContent()).toBe('Open the latest run: demo, step 7');
