@@ -1,5 +1,6 @@
 /** @file Finite-difference gradient check with float32-aware tolerances. */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureGradients } from '../src/backends/gradients.js';
 
 /**
  * Compares the autodiff gradient of a scalar function `f(x)` with central differences
@@ -8,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * @category laws
  */
 export async function gradcheckError(f: (x: tf.Tensor) => tf.Scalar, x: tf.Tensor, h = 1e-2, maxCoords = 16): Promise<number> {
+  ensureGradients();
   const g = tf.grad(f)(x);
   const gv = await g.data();
   g.dispose();

@@ -1,5 +1,6 @@
 /** @file Stop-gradient law: value kept, gradient zero. */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureGradients } from '../src/backends/gradients.js';
 import type { T } from '../src/core/tensor.js';
 
 /**
@@ -10,6 +11,7 @@ import type { T } from '../src/core/tensor.js';
  */
 export async function stopGradientDeviation(sg: (x: T<'x'>) => T<never>, x: tf.Tensor): Promise<{ value: number; grad: number }> {
   const v = sg(x as T<'x'>);
+  ensureGradients();
   const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(sg(a as T<'x'>), a)))(x);
   const [xv, vv, gv] = await Promise.all([x.data(), v.data(), g.data()]);
   let dv = 0, dg = 0;

@@ -1,7 +1,6 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerGradients } from './gradients.js';
-import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fastWasmTranspose, fillKernelGaps, sharedIdentity } from './fallbacks.js';
+import { patchBackend, registerGradients } from './gradients.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -10,7 +9,7 @@ import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMu
  */
 export type BackendName = 'wasm' | 'webgpu' | 'tensorflow' | 'cpu';
 
-/** All backend names, fastest-first preference order for {@link bestBackend}. @category backends */
+/** All backend names, fastest-first preference order for {@link useBestBackend}. @category backends */
 export const backendNames: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** Whether a backend can run here, and if not, why. @category backends */
@@ -27,8 +26,10 @@ async function probeWebgpu(): Promise<string> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   let gpu = nav?.gpu;
   if (gpu === undefined && isNode) {
-    process.env['XDG_RUNTIME_DIR'] ??= (await import('node:os')).tmpdir();
-    const mod = (await import('webgpu')) as unknown as { create: (o: string[]) => GPU; globals: object };
+    process.env['XDG_RUNTIME_DIR'] ??= process.getBuiltinModule('node:os').tmpdir();
+    const mod = (await import('webgpu').catch((e: unknown) => {
+      throw new Error(`the optional peer dependency 'webgpu' (Dawn for Node) is not installed: npm install webgpu (${errMsg(e)})`);
+    })) as unknown as { create: (o: string[]) => GPU; globals: object };
     Object.assign(globalThis, mod.globals);
     gpu = mod.create([]);
     if ((globalThis as { navigator?: object }).navigator === undefined)
@@ -131,20 +132,14 @@ async function probe(name: BackendName): Promise<string> {
       await import('@tensorflow/tfjs-backend-cpu');
       const threads = isNode ? await nodeWasmThreads() : '';
       await import('@tensorflow/tfjs-backend-wasm');
-      fastWasmTranspose();
-      sharedIdentity('wasm');
-      convFilterGradViaConv('wasm');
-      convInputGradViaConv('wasm');
-      const filled = fillKernelGaps('wasm');
-      fastWasmMatMul();
+      const filled = patchBackend('wasm');
       return `XNNPACK + SIMD${threads}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'webgpu': {
       const info = await probeWebgpu();
       await import('@tensorflow/tfjs-backend-cpu');
       await import('@tensorflow/tfjs-backend-webgpu');
-      const filled = fillKernelGaps('webgpu');
-      chunkedAddN('webgpu');
+      const filled = patchBackend('webgpu');
       return `${info}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'tensorflow':
@@ -216,4 +211,4 @@ export async function useBestBackend(prefer?: readonly BackendName[], options: B
 /** The active backend's name. @category backends */
 export const activeBackend = (): string => tf.getBackend();
 
-export { registerGradients } from './gradients.js';
+export { ensureGradients, patchBackend, registerGradients, withSetupHint } from './gradients.js';

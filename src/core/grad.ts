@@ -5,6 +5,7 @@ import type { Loss } from './loss.js';
 import { stopGradient } from './stop.js';
 import type { Constants, Scalar, T } from './tensor.js';
 import { flatten, leaves, mapTree, tensorsIn, unflatten } from './tree.js';
+import { ensureGradients, withSetupHint } from '../backends/gradients.js';
 
 /** The value, the gradients for `W` and the auxiliary outputs (now constants) of one evaluation. @category transforms */
 export type ValueAndGrads<R extends Registry, W extends Group<R>, Aux> = readonly [Scalar, Grads<R, W>, Constants<Aux>];
@@ -125,17 +126,24 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
       const sections = (wrt as readonly string[]).map((g) => ({ g, flat: flatten((store as Record<string, unknown>)[g]) }));
       const xs = sections.flatMap((s) => s.flat.flatMap((f) => (f.leaf === null ? [] : [f.leaf as tf.Variable])));
       let aux: unknown;
-      const { value, grads } = tf.engine().gradients(
-        () => {
-          const [v, a] = l.run(view(store, l.wrt) as never, batch);
-          keepAll(a);
-          aux = a;
-          return v;
-        },
-        xs,
-        undefined,
-        true,
-      );
+      ensureGradients(); // lazily, once: works after tfjs's own setBackend too
+      let result: { value: tf.Tensor; grads: tf.Tensor[] };
+      try {
+        result = tf.engine().gradients(
+          () => {
+            const [v, a] = l.run(view(store, l.wrt) as never, batch);
+            keepAll(a);
+            aux = a;
+            return v;
+          },
+          xs,
+          undefined,
+          true,
+        );
+      } catch (e) {
+        throw withSetupHint(e);
+      }
+      const { value, grads } = result;
       let i = 0;
       const out: Record<string, unknown> = {};
       for (const s of sections)

@@ -11,6 +11,7 @@ import type { Scalar } from './tensor.js';
 export interface Loss<R extends Registry, D extends Trainable<R>, B, Aux = {}> {
   readonly name: string;
   readonly wrt: readonly D[];
+  /** Evaluates the loss on a view (only `D` live) and a batch: the scalar value and auxiliary outputs. */
   readonly run: (view: View<R, D>, batch: B) => readonly [Scalar<D>, Aux];
 }
 
@@ -22,6 +23,7 @@ export interface Loss<R extends Registry, D extends Trainable<R>, B, Aux = {}> {
 export interface AnyLoss<R extends Registry, B> {
   readonly name: string;
   readonly wrt: readonly Trainable<R>[];
+  /** Evaluates the loss (erased view type). */
   readonly run: (view: never, batch: B) => readonly [Scalar<string>, unknown];
 }
 

@@ -15,7 +15,10 @@ declare const Deps: unique symbol;
  * const c: T<never> = stopGradient(z)
  * @category utility types
  */
-export type T<G extends string = never> = Tensor & { readonly [Deps]: (_: never) => G };
+export type T<G extends string = never> = Tensor & {
+  /** The phantom dependency set (type level only). */
+  readonly [Deps]: (_: never) => G;
+};
 
 /** A 0-d tracked tensor (a loss value). Alias of {@link T}; the rank is not tracked. @category utility types */
 export type Scalar<G extends string = never> = T<G>;

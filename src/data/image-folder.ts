@@ -21,6 +21,7 @@ export interface FolderFile {
   readonly path: string;
   /** Full name for messages (`dir/a/b.png`, `archive.tar.gz:root/a/b.png`). */
   readonly source: string;
+  /** Reads the file's bytes. */
   readonly read: () => Uint8Array;
 }
 

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../io/safetensors.js';
 import type { Fixture, FixtureChecker, TensorCheck } from './types.js';
+export type { Fixture, FixtureChecker, TensorCheck } from './types.js';
 
 /** The fixture kinds the official generator produces (letter in the json title, e.g. "(fixture A)"). @category utility types */
 export type FixtureKind = 'sit' | 'vae' | 'losses' | 'samplers' | 'repae_step';

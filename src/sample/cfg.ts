@@ -16,6 +16,7 @@ import type { SitParams } from '../models/sit/params.js';
  * @category samplers
  */
 export interface VelocityModel {
+  /** `v_θ(x, t, y)`: the velocity `[B, H, W, C]` at latents `x`, times `t` and labels `y`. */
   readonly velocity: (x: T<never>, t: T<never>, y: T<never>) => T<never>;
   readonly numClasses: number;
 }

@@ -30,6 +30,7 @@ export interface LoopOptions {
   readonly encoder: RunEncoder;
   /** Initial state when there is nothing to resume. */
   readonly init: () => Promise<RepaeState>;
+  /** Receives each progress / log line. */
   readonly log: (line: string) => void;
   /** Called with each step's metrics (after logging). */
   readonly onStep?: (step: number, metrics: Readonly<Record<string, number>>) => void;

@@ -15,7 +15,9 @@ export type GradLeaf = tf.Tensor | null;
  */
 export interface GradientTransformation<S> {
   readonly name: string;
+  /** The initial state for the parameter tree `params`. */
   init(params: unknown): S;
+  /** Maps the gradients (flatten order; null = no gradient) to updates and the next state. */
   update(grads: readonly GradLeaf[], state: S, params: readonly tf.Tensor[]): readonly [GradLeaf[], S];
 }
 

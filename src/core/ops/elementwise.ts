@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { T } from '../tensor.js';
 
-type Operand<G extends string> = T<G> | number;
+/** An elementwise operand: a tracked tensor or a plain number (a constant). @category utility types */
+export type Operand<G extends string> = T<G> | number;
 const raw = (x: Operand<string>): tf.Tensor | number => x;
 
 const lift1 =

@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { T } from '../tensor.js';
 
-type Axis = number | readonly number[] | undefined;
+/** The axes a reduction runs over: one, several, or (undefined) all of them. @category utility types */
+export type Axis = number | readonly number[] | undefined;
 const ax = (a: Axis): number | number[] | undefined => (a === undefined || typeof a === 'number' ? a : [...a]);
 
 /** Sum over `axis` (all axes by default). @category layers */

@@ -10,7 +10,7 @@ import { StateDictError, StateDictReader, tensorToEntry, type LoadOptions, type 
 
 /** Options of {@link lpipsFromStateDict}. @category io */
 export interface LpipsLoadOptions extends LoadOptions {
-  /** A VGG16 trunk to use instead of the `net.*` keys (e.g. {@link proceduralVgg16}); then `net.*` keys are not read. */
+  /** A VGG16 trunk to use instead of the `net.*` keys (e.g. `proceduralVgg16()` from the models' `lpipsProcedural`); then `net.*` keys are not read. */
   readonly net?: Vgg16FeaturesParams<never>;
 }
 
