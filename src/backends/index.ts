@@ -1,6 +1,7 @@
 /** @file One pluggable backend layer: which tfjs backends can run here, and choosing one. */
 import * as tf from '@tensorflow/tfjs-core';
 import { patchBackend, registerGradients } from './gradients.js';
+import { guardWasmProcessListeners } from './wasm-process.js';
 
 /**
  * The backends repae runs on: `wasm` (XNNPACK, SIMD; the CPU default), `webgpu` (browser, or Node
@@ -132,6 +133,7 @@ async function probe(name: BackendName): Promise<string> {
       await import('@tensorflow/tfjs-backend-cpu');
       const threads = isNode ? await nodeWasmThreads() : '';
       await import('@tensorflow/tfjs-backend-wasm');
+      guardWasmProcessListeners('wasm'); // the Emscripten glue's process handlers would bury every later error
       const filled = patchBackend('wasm');
       return `XNNPACK + SIMD${threads}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
@@ -212,3 +214,4 @@ export async function useBestBackend(prefer?: readonly BackendName[], options: B
 export const activeBackend = (): string => tf.getBackend();
 
 export { ensureGradients, patchBackend, registerGradients, withSetupHint } from './gradients.js';
+export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners } from './wasm-process.js';

@@ -4,7 +4,8 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { available, backendNames, explicitThreads, type BackendName } from '../backends/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { numberFlag, parseArgs, stringFlag, UsageError } from '../cli/args.js';
+import { numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../cli/args.js';
+import { checkOutput } from '../cli/errors.js';
 import { intFlag } from '../cli/gen-common.js';
 import { formatDuration } from '../cli/progress.js';
 import { readReference, runBench, type BenchResult } from './bench.js';
@@ -44,7 +45,8 @@ flags:
                     cpu backend and WebGPU on a software adapter (llvmpipe/lavapipe/SwiftShader),
                     where they are skipped by default to keep a run to a few minutes
   --perf-dir DIR    PyTorch reference numbers (default ../shared/perf; JSON { "<case>": { "ms": … } })
-  --out FILE        JSON output (default bench/results.json)`;
+  --out FILE        JSON output (default bench/results.json)
+  --force           overwrite an existing --out file (default: refuse, before timing anything)`;
 
 const fmtBytes = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 
@@ -66,8 +68,10 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     console.log(BENCH_USAGE);
     return 0;
   }
-  const p = parseArgs(argv, ['backends', 'cases', 'reps', 'budget-s', 'perf-dir', 'out', 'columns', 'rounds', 'python'], ['heavy-everywhere']);
+  const p = parseArgs(argv, ['backends', 'cases', 'reps', 'budget-s', 'perf-dir', 'out', 'columns', 'rounds', 'python'], ['heavy-everywhere', 'force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae bench --help)`);
+  const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
+  checkOutput(out, switchFlag(p, 'force'), 'out');
   const avail = await available();
   if (!p.flags.has('backends')) return compareCommand(p);
   let backends: BackendName[];
@@ -91,7 +95,6 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   if (!(budget > 0)) throw new UsageError(`--budget-s expects a positive number, got ${budget}`);
   const perfDir = stringFlag(p, 'perf-dir', join(repoRoot(), '..', 'shared', 'perf'));
   const ref = readReference(perfDir);
-  const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
 
   console.error(`bench: backends ${backends.join(', ')}; ${cases.length} case(s); ${cpus().length} CPU core(s); ${ref.note}`);
   for (const a of avail) if (!a.available) console.error(`  ${a.name}: unavailable (${a.reason})`);

@@ -1,5 +1,5 @@
 /** @file `repae decode`: latents (safetensors) → images: a PNG grid, optionally an ADM `.npz` and one PNG per image. */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { slice, tensor, transpose } from '../core/ops/index.js';
 import { dispose } from '../core/scope.js';
@@ -9,7 +9,9 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { writeNpz } from '../io/npz.js';
 import { encodePng, gridImage } from '../io/png.js';
 import { readSafetensorsFile } from '../io/tensors.js';
-import { parseArgs, stringFlag, UsageError } from './args.js';
+import { parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
+import { checkOutput } from './errors.js';
+import { FLOAT_DTYPES } from '../io/checkpoint.js';
 import { BACKEND_HELP, backendFromFlags, choiceFlag, intFlag, MODEL_FLAGS, vaeFromFlags } from './gen-common.js';
 import { progressBar } from './progress.js';
 
@@ -32,6 +34,7 @@ flags:
   --png-dir DIR        also write one PNG per image, {index:06d}.png (as generate.py)
   --limit N            decode at most N latents
   --batch-size B       latents per batch (default 16)
+  --force              overwrite existing outputs (--out, --npz, files in --png-dir; never an input)
   --vae FILE|DIR, --run DIR, --latents-stats FILE   the VAE (and statistics), as in repae encode
 ${BACKEND_HELP}`;
 
@@ -41,21 +44,41 @@ export async function decodeCommand(argv: readonly string[]): Promise<number> {
     console.log(DECODE_USAGE);
     return 0;
   }
-  const p = parseArgs(argv, [...MODEL_FLAGS, 'latents', 'key', 'layout', 'normalized', 'out', 'nrow', 'npz', 'png-dir', 'limit', 'batch-size', 'backend']);
+  const p = parseArgs(argv, [...MODEL_FLAGS, 'latents', 'key', 'layout', 'normalized', 'out', 'nrow', 'npz', 'png-dir', 'limit', 'batch-size', 'backend'], ['force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae decode --help)`);
   if (!p.flags.has('latents')) throw new UsageError('missing --latents FILE.safetensors');
   const file = stringFlag(p, 'latents', '');
+  if (!existsSync(file)) throw new UsageError(`--latents '${file}': no such file`);
+  const force = switchFlag(p, 'force');
+  const inputs = { latents: file, vae: p.flags.has('vae') ? stringFlag(p, 'vae', '') : undefined, 'latents-stats': p.flags.has('latents-stats') ? stringFlag(p, 'latents-stats', '') : undefined };
+  const out = stringFlag(p, 'out', file.replace(/\.safetensors$/, '') + '.png');
+  if (!out.endsWith('.png')) throw new UsageError(`--out must name a .png file, got '${out}'`);
+  checkOutput(out, force, 'out', inputs);
+  if (p.flags.has('npz')) {
+    const npz = stringFlag(p, 'npz', '');
+    if (!npz.endsWith('.npz')) throw new UsageError(`--npz must name a .npz file, got '${npz}'`);
+    checkOutput(npz, force, 'npz', { ...inputs, out });
+  }
   const st = readSafetensorsFile(file);
   const name = p.flags.has('key') ? stringFlag(p, 'key', '') : st.entries.has('latents') ? 'latents' : [...st.entries].filter(([, e]) => e.shape.length === 4).map(([k]) => k)[0];
   const e = name === undefined ? undefined : st.entries.get(name);
   if (e === undefined || name === undefined)
     throw new UsageError(`${file}: no ${p.flags.has('key') ? `entry '${stringFlag(p, 'key', '')}'` : "'latents' entry and no rank-4 entry"} (has: ${[...st.entries.keys()].join(', ')}); use --key`);
   if (e.shape.length !== 4) throw new UsageError(`${file}: entry '${name}' has shape [${e.shape.join(', ')}], expected rank 4 latents`);
+  if (!FLOAT_DTYPES.includes(e.dtype)) throw new UsageError(`${file}: entry '${name}' has dtype ${e.dtype}, expected float latents (${FLOAT_DTYPES.join(', ')}); its values would decode to garbage`);
+  for (const k of ['latents_scale', 'latents_bias']) {
+    const se = st.entries.get(k);
+    if (se !== undefined && !FLOAT_DTYPES.includes(se.dtype)) throw new UsageError(`${file}: entry '${k}' has dtype ${se.dtype}, expected ${FLOAT_DTYPES.join(' or ')}`);
+  }
   const layout = choiceFlag(p, 'layout', ['nhwc', 'nchw'], (st.metadata['layout'] ?? 'NHWC').toLowerCase() === 'nchw' ? 'nchw' : 'nhwc');
   const normFlag = choiceFlag(p, 'normalized', ['auto', 'true', 'false'], 'auto');
   const normalized = normFlag === 'auto' ? st.metadata['normalized'] === 'true' : normFlag === 'true';
   const bs = intFlag(p, 'batch-size', 16);
   const n = Math.min(e.shape[0] as number, p.flags.has('limit') ? intFlag(p, 'limit', 1) : Infinity);
+  if (p.flags.has('png-dir') && !force) {
+    const dir = stringFlag(p, 'png-dir', '');
+    for (let i = 0; i < n; i++) checkOutput(join(dir, `${String(i).padStart(6, '0')}.png`), false, 'png-dir');
+  }
   await backendFromFlags(p);
   const vae = await vaeFromFlags(p);
   if (vae === undefined) throw new UsageError('no VAE: give --vae FILE|DIR or --run DIR');
@@ -94,7 +117,6 @@ export async function decodeCommand(argv: readonly string[]): Promise<number> {
     dispose([all, nhwc, vae.params]);
   }
   if (images === undefined) throw new UsageError(`${file}: '${name}' holds no latents`);
-  const out = stringFlag(p, 'out', file.replace(/\.safetensors$/, '') + '.png');
   mkdirSync(dirname(out) || '.', { recursive: true });
   writeFileAtomic(out, encodePng(gridImage({ data: images, shape: [n, H, W, 3] }, { nrow: intFlag(p, 'nrow', Math.ceil(Math.sqrt(n))) })));
   console.log(`wrote ${out}: ${n} image(s) ${W}×${H}`);

@@ -2,7 +2,7 @@
  * @file `repae demo` (`npm start`): the main job. Trains a tiny REPA-E offline on the built-in
  * dataset on the best available backend, samples, and writes a report with pictures.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseOld } from '../core/scope.js';
 import { buildEncoder, initRunState, openDataset, setupRun } from '../repae/run.js';
@@ -11,9 +11,9 @@ import { linePlotPng, linePlotSvg, type Series } from '../report/plot.js';
 import { routingTableMarkdown } from '../report/routing-table.js';
 import { decodeRunConfig, type RunConfig } from '../train/config.js';
 import { trainLoop } from '../train/loop.js';
-import { parseArgs, numberFlag, stringFlag } from './args.js';
+import { intFlag, parseArgs, stringFlag, switchFlag } from './args.js';
+import { OutputExistsError } from './errors.js';
 import { chooseBackend } from './cmd-train.js';
-import { registerCommand } from './main.js';
 
 /** The demo's configuration: a tiny REPA-E that trains in a few minutes on 2 CPU cores. @category optimizers */
 export const demoConfig = (outputDir: string, steps: number): RunConfig =>
@@ -87,9 +87,13 @@ export async function runDemo(outputDir: string, steps: number, log: (s: string)
   return path;
 }
 
-registerCommand('demo', 'the main job: train a tiny REPA-E offline on built-in data, sample, write a report (npm start)', async (argv) => {
-  if (argv.includes('--help')) { console.log('usage: repae demo [--output-dir runs] [--steps 300]'); return 0; }
-  const p = parseArgs(argv, ['output-dir', 'steps']);
-  await runDemo(stringFlag(p, 'output-dir', 'runs'), numberFlag(p, 'steps', 300));
+/** Implements `repae demo`. @category utility types */
+export async function demoCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) { console.log('usage: repae demo [--output-dir runs] [--steps 300] [--force]   (--force: replace an existing <output-dir>/demo)'); return 0; }
+  const p = parseArgs(argv, ['output-dir', 'steps'], ['force']);
+  const out = stringFlag(p, 'output-dir', 'runs'), steps = intFlag(p, 'steps', 300);
+  const runDir = join(out, 'demo');
+  if (existsSync(runDir) && readdirSync(runDir).length > 0 && !switchFlag(p, 'force')) throw new OutputExistsError(runDir, 'demo run directory', 'pass --force to replace it, or another --output-dir');
+  await runDemo(out, steps);
   return 0;
-});
+}

@@ -11,7 +11,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { writeSafetensorsFile } from '../io/tensors.js';
 import { latentPcaPng } from '../metrics/pca-image.js';
 import { vaeDownsampling } from '../models/vae/config.js';
-import { parseArgs, stringFlag, UsageError } from './args.js';
+import { parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
+import { checkOutput } from './errors.js';
 import { BACKEND_HELP, backendFromFlags, choiceFlag, intFlag, MODEL_FLAGS, vaeFromFlags } from './gen-common.js';
 import { progressBar } from './progress.js';
 
@@ -38,6 +39,7 @@ flags:
   --resolution R       ADM centre-crop images that are not R×R
   --batch-size B       images per batch (default 16)
   --seed S             key for --mode sample (default 0)
+  --force              overwrite an existing --out / --pca file (never one of the inputs)
 ${BACKEND_HELP}`;
 
 /** Implements `repae encode`. @category utility types */
@@ -46,13 +48,17 @@ export async function encodeCommand(argv: readonly string[]): Promise<number> {
     console.log(ENCODE_USAGE);
     return 0;
   }
-  const p = parseArgs(argv, [...MODEL_FLAGS, 'data', 'out', 'mode', 'pca', 'pca-count', 'pca-fit', 'limit', 'resolution', 'batch-size', 'seed', 'backend'], ['normalize']);
+  const p = parseArgs(argv, [...MODEL_FLAGS, 'data', 'out', 'mode', 'pca', 'pca-count', 'pca-fit', 'limit', 'resolution', 'batch-size', 'seed', 'backend'], ['normalize', 'force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae encode --help)`);
   for (const f of ['data', 'out']) if (!p.flags.has(f)) throw new UsageError(`missing --${f}`);
   const out = stringFlag(p, 'out', '');
   if (!out.endsWith('.safetensors')) throw new UsageError(`--out must name a .safetensors file, got '${out}'`);
+  const force = switchFlag(p, 'force');
+  const inputs = { vae: p.flags.has('vae') ? stringFlag(p, 'vae', '') : undefined, data: stringFlag(p, 'data', ''), 'latents-stats': p.flags.has('latents-stats') ? stringFlag(p, 'latents-stats', '') : undefined };
+  checkOutput(out, force, 'out', inputs);
+  if (p.flags.has('pca')) checkOutput(stringFlag(p, 'pca', ''), force, 'pca', { ...inputs, out });
   const mode = choiceFlag(p, 'mode', ['mean', 'sample'], 'mean');
-  const normalize = p.flags.get('normalize') === true || p.flags.get('normalize') === 'true';
+  const normalize = switchFlag(p, 'normalize');
   const bs = intFlag(p, 'batch-size', 16), seed = intFlag(p, 'seed', 0, 0);
   const pcaCount = intFlag(p, 'pca-count', 16);
   const pcaFit = choiceFlag(p, 'pca-fit', ['per-image', 'batch'], 'per-image');

@@ -9,7 +9,8 @@ import type { LoadedModels } from '../generate/models.js';
 import { openImageSource, type ImageSource } from '../generate/sources.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadMobilenet, type MobilenetLayer, type MobilenetParams } from '../models/encoders/mobilenet.js';
-import { numberFlag, parseArgs, stringFlag, UsageError, type Parsed } from './args.js';
+import { numberFlag, parseArgs, stringFlag, switchFlag, UsageError, type Parsed } from './args.js';
+import { checkOutput } from './errors.js';
 import {
   BACKEND_HELP, backendFromFlags, choiceFlag, hasModelFlags, intFlag, MODEL_FLAGS, MODEL_HELP, modelsFromFlags, runDirOf, SAMPLE_FLAGS, SAMPLE_HELP,
   sampleOptionsFromFlags, vaeFromFlags,
@@ -55,6 +56,7 @@ inputs:
   --metrics LIST         comma list of ${ALL.join(', ')} (default: those whose inputs are given)
   --eval-batch-size B    images per feature batch (default 32)
   --json FILE            JSON output (default <dir of --samples, or <run>/eval, or .>/eval.json)
+  --force                overwrite an existing JSON output (default: refuse, before any work)
 
 ${MODEL_HELP}
 
@@ -92,7 +94,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const p = parseArgs(argv, [
     ...MODEL_FLAGS, ...SAMPLE_FLAGS, 'samples', 'ref', 'ref-limit', 'data', 'data-limit', 'resolution', 'encoder-dir', 'encoder-size', 'fid-layer', 'cknna-layer', 'cknna-t',
     'cknna-topk', 'cknna-tokens', 'metrics', 'eval-batch-size', 'json', 'backend',
-  ], ['keep-work']);
+  ], ['keep-work', 'force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae eval --help)`);
   const { metrics, explicit } = wanted(p);
   const has = (f: string): boolean => p.flags.has(f);
@@ -128,6 +130,10 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   let resolution = has('resolution') ? intFlag(p, 'resolution', 1) : undefined;
   const encSize = has('encoder-size') ? { size: intFlag(p, 'encoder-size', 32, 32) } : {};
 
+  const force = switchFlag(p, 'force');
+  const jsonInputs = { samples: has('samples') ? stringFlag(p, 'samples', '') : undefined, ref: has('ref') ? stringFlag(p, 'ref', '') : undefined };
+  if (has('json')) checkOutput(stringFlag(p, 'json', ''), force, 'json', jsonInputs);
+  else if (has('samples')) checkOutput(join(dirname(stringFlag(p, 'samples', '')), 'eval.json'), force, 'json', jsonInputs);
   const backend = await backendFromFlags(p);
   const rows: Row[] = [];
   const json: Record<string, unknown> = { backend, metrics: {} as Record<string, number> };
@@ -233,6 +239,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   }
   console.log(metricsTable(rows));
   const out = stringFlag(p, 'json', join(jsonDir, 'eval.json'));
+  checkOutput(out, force, 'json', jsonInputs);
   mkdirSync(dirname(out) || '.', { recursive: true });
   json['table'] = rows;
   json['backend'] = activeBackend();

@@ -3,7 +3,7 @@
  * the MobileNet v1 encoder — REPA with a frozen VAE, REPA-E, and the naive end-to-end ablation,
  * trained for the same steps from the same pretrained VAE, with a markdown + PNG report.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseOld } from '../core/scope.js';
 import { evaluateRun, type RunEvaluation } from '../repae/evaluate.js';
@@ -12,9 +12,9 @@ import { linePlotPng, linePlotSvg, type Series } from '../report/plot.js';
 import { routingTableMarkdown } from '../report/routing-table.js';
 import { decodeRunConfig, type RunConfig } from '../train/config.js';
 import { trainLoop } from '../train/loop.js';
-import { numberFlag, parseArgs, stringFlag } from './args.js';
+import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
+import { OutputExistsError } from './errors.js';
 import { chooseBackend } from './cmd-train.js';
-import { registerCommand } from './main.js';
 
 /** The variants compared, as run modes. @category optimizers */
 export const experimentVariants = [
@@ -121,13 +121,18 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
   return path;
 }
 
-registerCommand('experiment', 'frozen-VAE REPA vs REPA-E vs naive E2E on CIFAR-10 + MobileNet (needs ../shared/data)', async (argv) => {
-  if (argv.includes('--help')) { console.log('usage: repae experiment [--shared ../shared/data] [--out docs/experiment] [--work runs/experiment] [--pretrain-steps 300] [--steps 600] [--eval-every 200]'); return 0; }
-  const p = parseArgs(argv, ['shared', 'out', 'work', 'pretrain-steps', 'steps', 'eval-every']);
+/** Implements `repae experiment`. @category utility types */
+export async function experimentCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) { console.log('usage: repae experiment [--shared ../shared/data] [--out docs/experiment] [--work runs/experiment] [--pretrain-steps 300] [--steps 600] [--eval-every 200] [--force]'); return 0; }
+  const p = parseArgs(argv, ['shared', 'out', 'work', 'pretrain-steps', 'steps', 'eval-every'], ['force']);
+  const out = stringFlag(p, 'out', 'docs/experiment');
+  if (existsSync(join(out, 'report.md')) && !switchFlag(p, 'force')) throw new OutputExistsError(join(out, 'report.md'), 'report', 'pass --force to replace it (and its pictures), or another --out');
+  const shared = stringFlag(p, 'shared', '../shared/data');
+  for (const d of ['cifar10-subset-png', 'mobilenet-v1-0.75']) if (!existsSync(join(shared, d))) throw new UsageError(`--shared ${shared}: no ${d}/ in it (the experiment needs the CIFAR-10 strips and MobileNet v1 of ../shared/data)`);
   await runExperiment({
-    shared: stringFlag(p, 'shared', '../shared/data'), out: stringFlag(p, 'out', 'docs/experiment'), work: stringFlag(p, 'work', 'runs/experiment'),
-    pretrainSteps: numberFlag(p, 'pretrain-steps', 300), steps: numberFlag(p, 'steps', 600), evalEvery: numberFlag(p, 'eval-every', 200),
+    shared, out, work: stringFlag(p, 'work', 'runs/experiment'),
+    pretrainSteps: intFlag(p, 'pretrain-steps', 300), steps: intFlag(p, 'steps', 600), evalEvery: intFlag(p, 'eval-every', 200),
     command: `npm run experiment -- ${argv.join(' ')}`.trim(),
   });
   return 0;
-});
+}

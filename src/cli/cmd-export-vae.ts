@@ -6,17 +6,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { loadCheckpoint, requireDtypes, type LoadedCheckpoint } from '../io/checkpoint.js';
 import type { SafeFile, SafeWriteEntry } from '../io/safetensors.js';
 import { diffusersVaeConfig, vaeStateDictToDiffusers } from '../io/statedict/diffusers-vae.js';
 import { stripWrapperPrefixes } from '../io/statedict/sit.js';
 import { vaeConfigFromStateDict } from '../io/statedict/vae.js';
 import { writeSafetensorsFile } from '../io/tensors.js';
 import { ModelLoadError, resolveCheckpoint } from '../generate/models.js';
-import { parseArgs, stringFlag, UsageError } from './args.js';
+import { parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
+import { checkOutput } from './errors.js';
 
 /** Usage text of `repae export-vae`. @category utility types */
-export const EXPORT_VAE_USAGE = `usage: repae export-vae --run DIR [--vae-name NAME] [--save-dir DIR] [--diffusers-dir DIR]
+export const EXPORT_VAE_USAGE = `usage: repae export-vae --run DIR [--vae-name NAME] [--save-dir DIR] [--diffusers-dir DIR] [--force]
 
 Exports a run's VAE (official save_vae_weights.py, as safetensors) from its newest complete
 checkpoint (or --run <run>/checkpoints/<step:07d>):
@@ -32,8 +33,9 @@ and the diffusers AutoencoderKL layout:
 flags:
   --run DIR            run directory or checkpoint directory (required)
   --vae-name NAME      bundle name (default e2e-vae, as save_vae_weights.py)
-  --save-dir DIR       output root (default exps, as save_vae_weights.py)
-  --diffusers-dir DIR  diffusers output (default <save-dir>/<name>-hf, like the published …-hf repos)`;
+  --save-dir DIR       output root (default: the run directory, so each run keeps its own export)
+  --diffusers-dir DIR  diffusers output (default <save-dir>/<name>-hf, like the published …-hf repos)
+  --force              overwrite files of an earlier export (default: refuse)`;
 
 /** The files {@link exportVae} wrote. @category io */
 export interface ExportedVae {
@@ -70,11 +72,15 @@ function statsEntries(ema: SafeFile, where: string): { scale: Float32Array; bias
  * `latents_std = 1/scale` (diffusers' own fields for per-channel latent statistics).
  * @category io
  */
-export function exportVae(runOrCheckpoint: string, opts: { readonly name?: string; readonly saveDir?: string; readonly diffusersDir?: string } = {}): ExportedVae {
-  const name = opts.name ?? 'e2e-vae', saveDir = opts.saveDir ?? 'exps';
+export function exportVae(runOrCheckpoint: string, opts: { readonly name?: string; readonly saveDir?: string; readonly diffusersDir?: string; readonly force?: boolean } = {}): ExportedVae {
+  const name = opts.name ?? 'e2e-vae';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`--vae-name must be a file-name-safe name, got '${name}'`);
   const ckInfo = resolveCheckpoint(runOrCheckpoint);
   const ckPath = typeof ckInfo === 'string' ? ckInfo : ckInfo.path;
+  const saveDir = opts.saveDir ?? ckPath.replace(/[/\\]+$/, '').replace(/[/\\]checkpoints[/\\]\d{7,}$/, '');
+  const dir = join(saveDir, name), hf = opts.diffusersDir ?? join(saveDir, `${name}-hf`);
+  const targets = [join(dir, `${name}.safetensors`), join(dir, `${name}-latents-stats.safetensors`), join(dir, `${name}-discriminator-ckpt.safetensors`), ...['diffusion_pytorch_model.safetensors', 'latents_stats.safetensors', 'config.json'].map((f) => join(hf, f))];
+  for (const t of targets) checkOutput(t, opts.force === true, t.startsWith(hf) ? 'diffusers-dir' : 'save-dir');
   const available = typeof ckInfo === 'string' ? undefined : ckInfo.sections;
   for (const s of ['vae', 'ema'])
     if (available !== undefined && !available.includes(s))
@@ -82,12 +88,12 @@ export function exportVae(runOrCheckpoint: string, opts: { readonly name?: strin
   const discName = available === undefined ? undefined : ['disc', 'discriminator'].find((s) => available.includes(s));
   const ck = loadCheckpoint(ckInfo, { sections: ['vae', 'ema', ...(discName === undefined ? [] : [discName])] });
   const vae = sectionOf(ck, ['vae']) as SafeFile, ema = sectionOf(ck, ['ema']) as SafeFile;
+  for (const [n, f] of Object.entries(ck.sections)) requireDtypes(f, `${ckPath}/${n}.safetensors`);
   const cfg = vaeConfigFromStateDict(vae.entries);
   const stats = statsEntries(ema, `${ckPath}/ema.safetensors`);
   if (stats.scale.length !== cfg.embedDim) throw new ModelLoadError(`${ckPath}: the EMA BatchNorm has ${stats.scale.length} channels, the VAE ${cfg.embedDim} latent channels`);
   const meta = { source: ckPath, step: String(ck.step), format: 'pt' };
 
-  const dir = join(saveDir, name);
   mkdirSync(dir, { recursive: true });
   const vaePath = join(dir, `${name}.safetensors`), statsPath = join(dir, `${name}-latents-stats.safetensors`);
   writeSafetensorsFile(vaePath, vae.entries, meta);
@@ -99,7 +105,6 @@ export function exportVae(runOrCheckpoint: string, opts: { readonly name?: strin
     writeSafetensorsFile(discPath, disc.entries, meta);
   }
 
-  const hf = opts.diffusersDir ?? join(saveDir, `${name}-hf`);
   mkdirSync(hf, { recursive: true });
   writeSafetensorsFile(join(hf, 'diffusion_pytorch_model.safetensors'), vaeStateDictToDiffusers(vae.entries), meta);
   writeSafetensorsFile(join(hf, 'latents_stats.safetensors'), stats.entries, meta);
@@ -118,14 +123,15 @@ export async function exportVaeCommand(argv: readonly string[]): Promise<number>
     console.log(EXPORT_VAE_USAGE);
     return 0;
   }
-  const p = parseArgs(argv, ['run', 'vae-name', 'save-dir', 'diffusers-dir']);
+  const p = parseArgs(argv, ['run', 'vae-name', 'save-dir', 'diffusers-dir'], ['force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae export-vae --help)`);
   if (!p.flags.has('run')) throw new UsageError('missing --run DIR (the run or checkpoint directory to export from)');
   const run = stringFlag(p, 'run', '');
   if (!existsSync(run)) throw new ModelLoadError(`${run}: no such run or checkpoint directory`);
   const r = exportVae(run, {
     name: stringFlag(p, 'vae-name', 'e2e-vae'),
-    saveDir: stringFlag(p, 'save-dir', 'exps'),
+    ...(p.flags.has('save-dir') ? { saveDir: stringFlag(p, 'save-dir', '') } : {}),
+    force: switchFlag(p, 'force'),
     ...(p.flags.has('diffusers-dir') ? { diffusersDir: stringFlag(p, 'diffusers-dir', '') } : {}),
   });
   console.log(`exported the VAE of step ${r.step}:\n  ${r.vae}\n  ${r.stats}${r.discriminator === undefined ? '\n  (no discriminator section in the checkpoint)' : `\n  ${r.discriminator}`}\n  ${r.diffusersDir}/{config.json, diffusion_pytorch_model.safetensors, latents_stats.safetensors}`);

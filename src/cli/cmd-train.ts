@@ -1,52 +1,95 @@
 /** @file `repae train`: REPA-E (or frozen-VAE LDM / vanilla / naive-E2E) training from flags. */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { useBackend, useBestBackend, type BackendName } from '../backends/index.js';
-import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
-import { buildEncoder, initRunState, openDataset, setupRun } from '../repae/run.js';
-import { configFromFlags, defaultRunConfig, fieldToFlag, type RunConfig } from '../train/config.js';
-import { trainLoop } from '../train/loop.js';
-import { registerCommand } from './main.js';
-import { parseArgs } from './args.js';
-import { releaseOld } from '../core/scope.js';
+import { checkRunConfig, configFromFlags, defaultRunConfig, fieldToFlag, type RunConfig } from '../train/config.js';
+import { parseArgs, switchFlag } from './args.js';
+import { OutputExistsError } from './errors.js';
 
 const booleans = Object.entries(defaultRunConfig).filter(([, v]) => typeof v === 'boolean').map(([k]) => fieldToFlag(k).slice(2));
 const valued = Object.entries(defaultRunConfig).filter(([, v]) => typeof v !== 'boolean').map(([k]) => fieldToFlag(k).slice(2));
+/** Switches of `repae train` that are not part of the run config. */
+const CONTROL = ['force', 'allow-config-change'] as const;
 
 /** `--help` text: every flag with its default. */
 export const trainHelp = (): string =>
   ['usage: repae train [flags]   (official train_repae.py flag names; defaults: a tiny CPU configuration)', '',
     ...Object.entries(defaultRunConfig).map(([k, v]) => `  ${fieldToFlag(k).padEnd(28)} ${JSON.stringify(v)}`),
+    `  ${'--force'.padEnd(28)} with --resume=false: delete an existing run's checkpoints and metrics and start over`,
+    `  ${'--allow-config-change'.padEnd(28)} resume although experiment flags differ from the run's saved config (recorded in config-history.jsonl)`,
     '', 'modes: repae-e (end to end), ldm (frozen VAE + REPA), vanilla (frozen VAE, no REPA), naive-e2e (ablation: diffusion loss into the VAE)',
     'data: builtin:shapes[:N] (generated), an image folder (one subfolder per class) or a .tar.gz of one',
-    'encoders: builtin (a small CNN trained here first), mobilenet:<tfjs-model-dir>[:layer[:size]]'].join('\n');
+    'encoders: builtin (a small CNN trained here first), mobilenet:<tfjs-model-dir>[:layer[:size]]',
+    'resume: a rerun continues from the newest complete checkpoint if the flags match the saved config;',
+    'Ctrl-C (SIGINT) or SIGTERM writes a checkpoint of the current step and exits (a second one exits at once).'].join('\n');
 
 /** Chooses the backend of a run (`auto`: the fastest available one). @category backends */
 export async function chooseBackend(cfg: RunConfig): Promise<string> {
+  const { useBackend, useBestBackend } = await import('../backends/index.js');
   if (cfg.backend === 'auto') return useBestBackend();
-  await useBackend(cfg.backend as BackendName);
+  await useBackend(cfg.backend as Parameters<typeof useBackend>[0]);
   return cfg.backend;
 }
 
-/** Runs a training job from a config; returns the run directory. @category optimizers */
-export async function runTraining(cfg: RunConfig, log: (s: string) => void = console.log, stopAt?: number): Promise<string> {
-  const backend = await chooseBackend(cfg);
+/** Options of {@link runTraining} beyond the run config. @category optimizers */
+export interface TrainingOptions {
+  /** With `resume: false`, delete an existing run's checkpoints and metrics instead of refusing. */
+  readonly force?: boolean;
+  /** Resume although experiment fields differ from the saved config (recorded in the run). */
+  readonly allowConfigChange?: boolean;
+}
+
+/** Files of a run that a fresh start (`--resume=false --force`) replaces. */
+const RUN_FILES = ['checkpoints', 'metrics.jsonl', 'config.json', 'config-history.jsonl', 'samples'];
+
+/** Whether a run directory already holds a run (checkpoints, metrics or a config). */
+const hasRun = (runDir: string): boolean =>
+  RUN_FILES.some((f) => existsSync(join(runDir, f)) && (f !== 'checkpoints' && f !== 'samples' ? true : readdirSync(join(runDir, f)).length > 0));
+
+/**
+ * Runs a training job from a config; returns the run directory. Everything is checked before any
+ * work starts: the config's rules, the run directory (an existing run is resumed only when its
+ * saved config matches, and is never overwritten without `force`), the dataset against the config.
+ * @category optimizers
+ */
+export async function runTraining(cfg: RunConfig, log: (s: string) => void = console.log, stopAt?: number, opts: TrainingOptions = {}): Promise<string> {
+  checkRunConfig(cfg, 'config');
   const runDir = join(cfg.outputDir, cfg.expName);
-  log(`repae train: mode ${cfg.mode}, backend ${backend}, run ${runDir}`);
+  if (!cfg.resume && hasRun(runDir)) {
+    if (opts.force !== true)
+      throw new OutputExistsError(runDir, 'run directory', 'it holds a run (checkpoints/metrics); rerun without --resume=false to continue it, add --force to delete it and start over, or choose another --exp-name');
+    for (const f of RUN_FILES) rmSync(join(runDir, f), { recursive: true, force: true });
+    log(`--force: deleted the previous run's ${RUN_FILES.join(', ')} in ${runDir}`);
+  }
+  // The model code loads only now: a bad command line or config fails in well under a second.
+  const [{ checkResumeConfig, trainLoop }, { buildEncoder, initRunState, openDataset, preflightRun, setupRun }, { latestCheckpoint, loadCheckpoint }, { releaseOld }] = await Promise.all([
+    import('../train/loop.js'), import('../repae/run.js'), import('../io/checkpoint.js'), import('../core/scope.js'),
+  ]);
+  if (cfg.resume) checkResumeConfig(runDir, cfg, opts.allowConfigChange === true);
   const data = openDataset(cfg);
+  preflightRun(cfg, data);
+  const backend = await chooseBackend(cfg);
+  log(`repae train: mode ${cfg.mode}, backend ${backend}, run ${runDir}`);
   log(`data: ${data.name} (${data.length} images, ${data.classes.length} classes)`);
   const { latest } = latestCheckpoint(runDir);
   const restored = cfg.resume && latest !== undefined && cfg.encType === 'builtin' ? loadCheckpoint(latest, { sections: ['enc'] }).sections['enc'] : undefined;
   const encoder = await buildEncoder(cfg, data, restored, log, cfg.encoderSteps);
   log(`encoder: ${encoder.origin}; ${encoder.spec.dim}-d features`);
   const setup = setupRun(cfg, encoder.spec.dim);
-  const final = await trainLoop({ runDir, setup, data, encoder, log, init: () => initRunState(setup, data, encoder, log), ...(stopAt === undefined ? {} : { stopAt }) });
+  const final = await trainLoop({
+    runDir, setup, data, encoder, log, init: () => initRunState(setup, data, encoder, log),
+    ...(stopAt === undefined ? {} : { stopAt }), allowConfigChange: opts.allowConfigChange === true,
+  });
   releaseOld(final, null);
   return runDir;
 }
 
-registerCommand('train', 'train REPA-E / LDM / vanilla / naive-E2E (repae train --help)', async (argv) => {
+/** Implements `repae train`. @category utility types */
+export async function trainCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) { console.log(trainHelp()); return 0; }
-  const p = parseArgs(argv, valued, booleans);
-  await runTraining(configFromFlags(p.flags));
+  const p = parseArgs(argv, valued, [...booleans, ...CONTROL]);
+  const flags = new Map(p.flags);
+  for (const c of CONTROL) flags.delete(c);
+  const cfg = checkRunConfig(configFromFlags(flags));
+  await runTraining(cfg, console.log, undefined, { force: switchFlag(p, 'force'), allowConfigChange: switchFlag(p, 'allow-config-change') });
   return 0;
-});
+}

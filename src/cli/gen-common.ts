@@ -2,7 +2,7 @@
 import { useBackend, useBestBackend, backendNames, type BackendName } from '../backends/index.js';
 import type { GenerateOptions, LabelMode, SamplerName } from '../generate/generate.js';
 import { loadModelFiles, loadRunModels, loadVae, ModelLoadError, readLatentStats, resolveCheckpoint, type LoadedModels, type LoadedVae, type SitWeightsChoice } from '../generate/models.js';
-import { numberFlag, stringFlag, UsageError, type Parsed } from './args.js';
+import { intFlag, numberFlag, stringFlag, UsageError, type Parsed } from './args.js';
 import { THREADS_HELP } from './threads-flag.js';
 
 /** Flag names of {@link modelsFromFlags}. @category utility types */
@@ -33,12 +33,8 @@ export async function backendFromFlags(p: Parsed): Promise<string> {
   return b;
 }
 
-/** An integer flag ≥ `min`, naming the flag on error. @category utility types */
-export function intFlag(p: Parsed, name: string, dflt: number, min = 1): number {
-  const n = numberFlag(p, name, dflt);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer ≥ ${min}, got '${String(p.flags.get(name))}'`);
-  return n;
-}
+/** An integer flag ≥ `min`, naming the flag on error (re-exported from args.ts). @category utility types */
+export { intFlag };
 
 /** A flag restricted to a list of values, naming the flag on error. @category utility types */
 export function choiceFlag<C extends string>(p: Parsed, name: string, choices: readonly C[], dflt: C): C {

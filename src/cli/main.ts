@@ -1,5 +1,5 @@
 /** @file The `repae` command line: dispatches sub-commands. */
-import { UsageError } from './args.js';
+import { describeError } from './errors.js';
 
 /** A sub-command: one-line summary, usage text, and its implementation (returns an exit code). */
 interface Command {
@@ -32,16 +32,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const c = commands[cmd];
   if (c === undefined) {
-    console.error(`repae: unknown command '${cmd}'\n\n${help()}`);
+    console.error(`repae: unknown command '${cmd}' (commands: ${Object.keys(commands).join(', ')}; see repae --help)`);
     return 2;
   }
+  return runGuarded(cmd, async () => c.run((await import('./threads-flag.js')).takeThreadsFlag(rest)));
+}
+
+/**
+ * The error boundary of every command: runs `body` and turns any error into a short message on
+ * stderr and an exit code (see {@link describeError}); never rethrows.
+ * @category utility types
+ */
+export async function runGuarded(cmd: string, body: () => Promise<number>): Promise<number> {
   try {
-    return await c.run((await import('./threads-flag.js')).takeThreadsFlag(rest));
+    return await body();
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`repae ${cmd}: ${e.message}`);
-      return 2;
-    }
-    throw e;
+    const r = describeError(cmd, e);
+    console.error(r.text);
+    return r.code;
   }
 }

@@ -1,24 +1,8 @@
 /** @file Registers `repae sample`, `eval`, `encode`, `decode`, `export-vae` and `bench`; each implementation loads on first use. */
 import { registerCommand } from './main.js';
 
-/** Errors that describe a bad input (file, key, flag value): printed as one line naming it, exit code 1. */
-const INPUT_ERRORS = new Set([
-  'ModelLoadError', 'CheckpointError', 'DataError', 'StateDictError', 'SafetensorsError', 'GenerateError', 'ConfigError', 'NpzError',
-  'ImageError', 'MetricInputError', 'BackendUnavailableError', 'MobilenetLoadError', 'LayersModelError', 'TokenMismatchError',
-]);
-
 function register(name: string, summary: string, load: () => Promise<(argv: readonly string[]) => Promise<number>>): void {
-  registerCommand(name, summary, async (argv) => {
-    try {
-      return await (await load())(argv);
-    } catch (e) {
-      if (e instanceof Error && INPUT_ERRORS.has(e.name)) {
-        console.error(`repae ${name}: ${e.message}`);
-        return 1;
-      }
-      throw e;
-    }
-  });
+  registerCommand(name, summary, async (argv) => (await load())(argv));
 }
 
 register('sample', 'generate samples from a run into an ADM .npz + PNG grid (resumable)', async () => (await import('./cmd-sample.js')).sampleCommand);

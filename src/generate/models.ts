@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { add, div, mul, sub, tensor } from '../core/ops/index.js';
 import { tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
-import { CheckpointError, latestCheckpoint, loadCheckpoint, type CheckpointInfo, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { CheckpointError, FLOAT_DTYPES, latestCheckpoint, loadCheckpoint, requireDtypes, type CheckpointInfo, type LoadedCheckpoint } from '../io/checkpoint.js';
 import type { SafeEntry, SafeFile } from '../io/safetensors.js';
 import type { StateDictLike } from '../io/statedict/entries.js';
 import { vaeConfigFromDiffusers, vaeStateDictFromDiffusers } from '../io/statedict/diffusers-vae.js';
@@ -73,6 +73,7 @@ function statsEntry(f: SafeFile, key: string, file: string): Float32Array {
  */
 export function readLatentStats(file: string): LatentStats {
   const f = readSafetensorsFile(file);
+  requireDtypes(f, file, () => FLOAT_DTYPES);
   const scale = statsEntry(f, 'latents_scale', file), bias = statsEntry(f, 'latents_bias', file);
   if (scale.length !== bias.length) throw new ModelLoadError(`${file}: latents_scale has ${scale.length} channels, latents_bias ${bias.length}`);
   return { scale, bias };
@@ -213,6 +214,7 @@ export function loadVae(path: string): LoadedVae {
   if (!existsSync(path)) throw new ModelLoadError(`${path}: no such VAE file or directory`);
   if (statSync(path).isDirectory()) return loadDiffusersVae(path);
   const f = readSafetensorsFile(path);
+  requireDtypes(f, path);
   const official = isDiffusersKeys(f.entries) ? vaeStateDictFromDiffusers(f.entries) : f.entries;
   const cfg = vaeConfigFromStateDict(official);
   const params = vaeFromStateDict(official, cfg);
@@ -238,7 +240,9 @@ export function loadDiffusersVae(dir: string): LoadedVae {
   } catch (e) {
     throw new ModelLoadError(`${cfgPath}: ${(e as Error).message}`);
   }
-  const official = vaeStateDictFromDiffusers(readSafetensorsFile(wPath).entries);
+  const wFile = readSafetensorsFile(wPath);
+  requireDtypes(wFile, wPath);
+  const official = vaeStateDictFromDiffusers(wFile.entries);
   const params = vaeFromStateDict(official, cfg);
   let stats: LatentStats | undefined;
   const statsPath = join(dir, 'latents_stats.safetensors');
@@ -336,6 +340,7 @@ export async function loadRunModels(path: string, opts: LoadRunOptions = {}): Pr
   let ck: LoadedCheckpoint;
   try {
     ck = loadCheckpoint(ckInfo, { sections: needed });
+    for (const s of needed) requireDtypes(ck.sections[s] as SafeFile, `${ckPath}/${s}.safetensors`);
   } catch (e) {
     if (e instanceof CheckpointError) throw new ModelLoadError(e.message);
     throw e;
@@ -380,7 +385,9 @@ export interface ModelFiles {
 export async function loadModelFiles(files: ModelFiles): Promise<LoadedModels> {
   const run = runConfigFromJson(files.config);
   if (!existsSync(files.sit)) throw new ModelLoadError(`${files.sit}: no such SiT file`);
-  const { cfg: sitCfg, w: sit } = loadSit(readSafetensorsFile(files.sit).entries, run, files.sit);
+  const sitFile = readSafetensorsFile(files.sit);
+  requireDtypes(sitFile, files.sit);
+  const { cfg: sitCfg, w: sit } = loadSit(sitFile.entries, run, files.sit);
   const v = loadVae(files.vae);
   checkPairing(sitCfg, v.cfg, files.sit);
   const stats = files.latentsStats !== undefined ? readLatentStats(files.latentsStats) : await latentStatsFromBn(sit.bn);

@@ -9,7 +9,7 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, updateCrc32, writeFileSynced } from './atomic.js';
-import { safetensorsParts, type SafeFile, type SafeWriteEntry } from './safetensors.js';
+import { safetensorsParts, type SafeDtype, type SafeFile, type SafeWriteEntry } from './safetensors.js';
 import { readSafetensorsFile, withFile } from './tensors.js';
 
 /** A JSON value (what `state.json` may hold: step, RNG key, config, metrics…). @category io */
@@ -295,9 +295,10 @@ export interface LoadedCheckpoint {
 
 /**
  * Loads a checkpoint (a {@link CheckpointInfo}, or a checkpoint directory path): `state.json` and
- * the requested sections (default: all). With `verify`, every file read is checked against the
- * CRC-32 in the `COMPLETE` marker. Throws {@link CheckpointError} naming the path when the
- * checkpoint is incomplete or a requested section does not exist.
+ * the requested sections (default: all). Every file read is checked against the CRC-32 in the
+ * `COMPLETE` marker (`verify: false` skips that, for tools that inspect damaged checkpoints).
+ * Throws {@link CheckpointError} naming the path when the checkpoint is incomplete, a file fails
+ * its CRC, or a requested section does not exist.
  *
  * @example
  * const ck = loadCheckpoint(latest, { sections: ['ema', 'vae'] })
@@ -318,10 +319,10 @@ export function loadCheckpoint(
     if (!info.sections.includes(s)) throw new CheckpointError(`${path}: no section '${s}' (has: ${info.sections.join(', ') || 'none'})`);
   const marker = decodeOrThrow(Marker, JSON.parse(readFileSync(join(path, MARKER), 'utf8')), `${path}/${MARKER}`);
   const check = (f: string): void => {
-    if (opts.verify !== true) return;
+    if (opts.verify === false) return;
     const got = crcFile(join(path, f));
     const rec = marker.files[f];
-    if (rec === undefined || got !== rec.crc32) throw new CheckpointError(`${path}: ${f} fails its CRC-32 check (${got} vs ${rec?.crc32})`);
+    if (rec === undefined || got !== rec.crc32) throw new CheckpointError(`${path}: ${f} fails its CRC-32 check (${got} vs ${rec?.crc32} in ${MARKER}): the file is damaged; use an older checkpoint`);
   };
   check(STATE);
   const st = decodeOrThrow(StateFile, JSON.parse(readFileSync(join(path, STATE), 'utf8')), `${path}/${STATE}`);
@@ -331,4 +332,23 @@ export function loadCheckpoint(
     sections[s] = readSafetensorsFile(join(path, `${s}.safetensors`));
   }
   return { step: st.step, path, state: st.state as JsonObject, sections };
+}
+
+/** The float dtypes a model tensor may be stored in. @category io */
+export const FLOAT_DTYPES: readonly SafeDtype[] = ['F32', 'F16', 'BF16', 'F64'];
+
+/**
+ * Checks the dtype of every tensor of a loaded section (or state-dict file) against what a model
+ * consumer expects: floats ({@link FLOAT_DTYPES}) for parameters and buffers, integers for
+ * BatchNorm `num_batches_tracked` counters (or `expect(key)` when given). Throws
+ * {@link CheckpointError} naming the file, the tensor, its dtype and the expected ones: a
+ * relabelled dtype would otherwise be read as garbage values.
+ * @category io
+ */
+export function requireDtypes(f: SafeFile, file: string, expect?: (key: string) => readonly SafeDtype[]): void {
+  const want = expect ?? ((k: string): readonly SafeDtype[] => (k.endsWith('num_batches_tracked') ? ['I64', 'I32'] : FLOAT_DTYPES));
+  for (const [k, e] of f.entries) {
+    const ok = want(k);
+    if (!ok.includes(e.dtype)) throw new CheckpointError(`${file}: tensor '${k}' has dtype ${e.dtype}, expected ${ok.join(' or ')}`);
+  }
 }

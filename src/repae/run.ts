@@ -11,9 +11,10 @@ import { releaseOld, tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
 import { flatten, unflatten } from '../core/tree.js';
 import { epochOrder, type Dataset } from '../data/dataset.js';
+import { DataError } from '../data/image.js';
 import { openImageFolder, openTarImageFolder } from '../data/image-folder.js';
 import { syntheticDataset } from '../data/synthetic.js';
-import { loadCheckpoint, latestCheckpoint, saveCheckpoint, type CheckpointSections, type JsonObject } from '../io/checkpoint.js';
+import { CheckpointError, loadCheckpoint, latestCheckpoint, requireDtypes, saveCheckpoint, type CheckpointSections, type JsonObject } from '../io/checkpoint.js';
 import type { SafeFile, SafeWriteEntry } from '../io/safetensors.js';
 import { discriminatorFromStateDict, discriminatorToStateDict } from '../io/statedict/discriminator.js';
 import { sitFromStateDict, sitToStateDict } from '../io/statedict/sit.js';
@@ -31,7 +32,7 @@ import { vaeConfig, vaeDownsampling, type VaeConfig } from '../models/vae/config
 import { initVae, type VaeParams } from '../models/vae/params.js';
 import { posteriorSample, vaeEncode } from '../models/vae/index.js';
 import { emaInit } from '../train/ema.js';
-import type { RunConfig } from '../train/config.js';
+import { ConfigError, type RunConfig } from '../train/config.js';
 import type { AdamLeafState } from '../train/optim.js';
 import type { EncoderWeights, RepaeFamilies } from './registry.js';
 import { initRepaeOpt, type RepaeState, type RepaeStepConfig } from './step.js';
@@ -71,12 +72,34 @@ export function openDataset(cfg: RunConfig): Dataset {
   }
   if (d.startsWith('builtin:shapes')) {
     const n = Number(d.split(':')[2] ?? 4000);
+    if (!(d === 'builtin:shapes' || /^builtin:shapes:\d+$/.test(d)) || !Number.isSafeInteger(n) || n < 1) throw new ConfigError(`--data-dir: '${d}' is not builtin:shapes or builtin:shapes:N (N a positive number of images)`);
     return syntheticDataset({ key: mkKey(cfg.seed + 7919), length: n, imageSize: cfg.resolution });
   }
-  if (!existsSync(d)) throw new Error(`--data-dir: '${d}' does not exist (use builtin:shapes, an image folder with one subfolder per class, or a .tar.gz of one)`);
+  if (!existsSync(d)) throw new ConfigError(`--data-dir: '${d}' does not exist (use builtin:shapes, an image folder with one subfolder per class, or a .tar.gz of one)`);
   if (statSync(d).isDirectory()) return openImageFolder(d);
   if (/\.(tar\.gz|tgz|tar)$/.test(d)) return openTarImageFolder(d);
-  throw new Error(`--data-dir: '${d}' is neither a folder nor a .tar/.tar.gz archive`);
+  throw new ConfigError(`--data-dir: '${d}' is neither a folder nor a .tar/.tar.gz archive`);
+}
+
+/**
+ * Checks a run config against its dataset before any work starts, each error naming the flag and
+ * the rule: `--batch-size` not larger than the dataset, the dataset's classes within
+ * `--num-classes`, the first image readable and `--resolution` square, and (for the built-in
+ * encoder, whose grid is known before it is trained) the encoder's token grid equal to the SiT's
+ * `(resolution / VAE factor / patch)²` tokens.
+ * @category models
+ */
+export function preflightRun(cfg: RunConfig, ds: Dataset): void {
+  if (ds.length < cfg.batchSize) throw new ConfigError(`--batch-size ${cfg.batchSize}: the dataset ${ds.name} has only ${ds.length} images (a batch must not be larger than the dataset)`);
+  if (ds.classes.length > cfg.numClasses) throw new ConfigError(`--num-classes ${cfg.numClasses}: the dataset ${ds.name} has ${ds.classes.length} classes (labels must be below --num-classes)`);
+  const img = ds.load(0);
+  if (img.width !== cfg.resolution || img.height !== cfg.resolution) throw new DataError(ds.source(0), `image is ${img.width}×${img.height}, the run expects ${cfg.resolution}×${cfg.resolution} (--resolution)`);
+  if (cfg.encType === 'builtin') {
+    const [h, w] = tinyCnnSpec({ widths: [32, 64, 64, 96], numClasses: cfg.numClasses }).grid(cfg.resolution);
+    const f = 2 ** (cfg.vaeChMult.length - 1), side = cfg.resolution / f / cfg.patchSize;
+    if (h * w !== side * side)
+      throw new ConfigError(`--enc-type builtin gives ${h}×${w} = ${h * w} tokens at --resolution ${cfg.resolution} (stride 8), but the SiT has (${cfg.resolution} / ${f} / --patch-size ${cfg.patchSize})² = ${side * side}: choose --vae-ch-mult and --patch-size so that VAE factor × patch = 8`);
+  }
 }
 
 /** Derives the model configs and the step config from a run config. @category models */
@@ -118,7 +141,7 @@ export interface StepBatch {
 export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
   const bs = setup.cfg.batchSize;
   const perEpoch = Math.floor(ds.length / bs);
-  if (perEpoch < 1) throw new Error(`dataset ${ds.name} has ${ds.length} images, fewer than --batch-size ${bs}`);
+  if (perEpoch < 1) throw new ConfigError(`--batch-size ${bs}: the dataset ${ds.name} has only ${ds.length} images (a batch must not be larger than the dataset)`);
   const epoch = Math.floor(step / perEpoch), b = step % perEpoch;
   const idx = epochOrder(ds.length, setup.dataKey, epoch).slice(b * bs, (b + 1) * bs);
   const r = setup.cfg.resolution;
@@ -126,7 +149,7 @@ export function batchAt(ds: Dataset, setup: RunSetup, step: number): StepBatch {
   const labels = new Int32Array(bs);
   idx.forEach((i, j) => {
     const img = ds.load(i);
-    if (img.width !== r || img.height !== r) throw new Error(`${ds.source(i)}: image is ${img.width}×${img.height}, the run expects ${r}×${r} (--resolution)`);
+    if (img.width !== r || img.height !== r) throw new DataError(ds.source(i), `image is ${img.width}×${img.height}, the run expects ${r}×${r} (--resolution)`);
     px.set(img.data, j * r * r * 3);
     labels[j] = ds.label(i);
   });
@@ -172,7 +195,8 @@ export async function buildEncoder(cfg: RunConfig, ds: Dataset, restored: SafeFi
       const like = initTinyCnn(mkKey(0), { widths: [32, 64, 64, 96], numClasses: Math.max(cfg.numClasses, ds.classes.length) });
       const leaves = flatten(like).map((l) => {
         const e = restored.entries.get(l.path);
-        if (e === undefined) throw new Error(`checkpoint section 'enc' has no tensor '${l.path}'`);
+        if (e === undefined) throw new CheckpointError(`checkpoint section 'enc' has no tensor '${l.path}'`);
+        if (e.dtype !== 'F32') throw new CheckpointError(`checkpoint section 'enc': tensor '${l.path}' is ${e.dtype}, expected F32`);
         return tf.tensor(Float32Array.from(e.data), [...e.shape]);
       });
       releaseOld(like, null);
@@ -193,7 +217,7 @@ export async function buildEncoder(cfg: RunConfig, ds: Dataset, restored: SafeFi
     const spec = mobilenetSpec(params, opts);
     return { spec, features: (px) => mobilenetFeatures(params, px, opts), weights: {}, origin: `MobileNet v1 (ImageNet weights from ${dir}), ${opts.layer} at ${size ?? 'default'} px, frozen` };
   }
-  throw new Error(`--enc-type '${cfg.encType}' is not supported here (use builtin or mobilenet:<dir>[:layer[:size]]; DINOv2 needs weights that are loaded via src/io/statedict/dinov2.ts)`);
+  throw new ConfigError(`--enc-type '${cfg.encType}' is not supported here (use builtin or mobilenet:<dir>[:layer[:size]]; DINOv2 needs weights that are loaded via src/io/statedict/dinov2.ts)`);
 }
 
 /** Per-channel mean and 1/std of the initial VAE's latents over a few batches (official `init_bn(latents_scale, latents_bias)` convention). @category models */
@@ -226,8 +250,9 @@ export async function initRunState(setup: RunSetup, ds: Dataset, enc: RunEncoder
   let discState = initDiscriminatorState(setup.disc);
   if (setup.cfg.initFrom !== '') {
     const { latest } = latestCheckpoint(setup.cfg.initFrom);
-    if (latest === undefined) throw new Error(`--init-from: no complete checkpoint in '${setup.cfg.initFrom}'`);
+    if (latest === undefined) throw new ConfigError(`--init-from: no complete checkpoint in '${setup.cfg.initFrom}'`);
     const ck = loadCheckpoint(latest, { sections: ['vae', 'disc'] });
+    for (const n of ['vae', 'disc']) requireDtypes(ck.sections[n] as SafeFile, `${latest.path}/${n}.safetensors`);
     releaseOld([vae, disc, discState], null);
     vae = vaeFromStateDict((ck.sections['vae'] as SafeFile).entries, setup.vae);
     const d = discriminatorFromStateDict((ck.sections['disc'] as SafeFile).entries, setup.disc);
@@ -291,7 +316,8 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
   const ck = loadCheckpoint(latest, { verify: true });
   const sec = (n: string): SafeFile => {
     const f = ck.sections[n];
-    if (f === undefined) throw new Error(`checkpoint ${latest.path} has no section '${n}'`);
+    if (f === undefined) throw new CheckpointError(`checkpoint ${latest.path} has no section '${n}'`);
+    requireDtypes(f, `${latest.path}/${n}.safetensors`);
     return f;
   };
   const w: SitWeights = sitFromStateDict(sec('sit').entries, setup.sit, { source: `${latest.path}/sit.safetensors` });
@@ -306,7 +332,7 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
   for (const g of TRAINABLE) {
     const n = flatten(store[g]).length;
     const steps = optSteps[g] ?? [];
-    if (steps.length !== n) throw new Error(`checkpoint ${latest.path}: optimizer state for '${g}' has ${steps.length} entries, the model has ${n} parameters`);
+    if (steps.length !== n) throw new CheckpointError(`checkpoint ${latest.path}: optimizer state for '${g}' has ${steps.length} entries, the model has ${n} parameters`);
     opt[g] = steps.map((st, i) => {
       const m = optFile.entries.get(`${g}.${i}.m`), v = optFile.entries.get(`${g}.${i}.v`);
       return { step: st, m: m === undefined ? null : (tf.tensor(Float32Array.from(m.data), [...m.shape]) as T<never>), v: v === undefined ? null : (tf.tensor(Float32Array.from(v.data), [...v.shape]) as T<never>) };

@@ -99,17 +99,26 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const pathOf = (c: Context): string => c.map((e) => e.key).filter((k) => k !== '').join('.');
+/** Human-readable names of the codec types, for error messages. */
+const typeText = (name: string): string =>
+  ({ PositiveNumber: 'a positive number', NonNegativeNumber: 'a number ≥ 0', PositiveInteger: 'a positive integer', NonNegativeInteger: 'an integer ≥ 0', boolean: 'true or false', string: 'a string', number: 'a number' } as Record<string, string>)[name]
+  ?? (/^"/.test(name) ? `one of ${name.replace(/"/g, '').split(' | ').join(', ')}` : name);
 
-function describe(errors: readonly ValidationError[]): string {
+/** `vaeChMult.1` → `vaeChMult[1]`: a path through the config, naming list items by index. */
+const pathOf = (c: Context): string[] => c.map((e) => e.key).filter((k) => k !== '');
+
+function describe(errors: readonly ValidationError[], name: (path: readonly string[]) => string): string {
   return errors
     .map((e) => {
       const last = e.context[e.context.length - 1];
-      return `  ${pathOf(e.context) || '<root>'}: expected ${last?.type.name ?? '?'}, got ${JSON.stringify(e.value)}`;
+      const path = pathOf(e.context);
+      return `  ${path.length === 0 ? '<root>' : name(path)}: expected ${typeText(last?.type.name ?? '?')}, got ${JSON.stringify(e.value) ?? String(e.value)}`;
     })
     .filter((s, i, a) => a.indexOf(s) === i)
     .join('\n');
 }
+
+const fieldPath = (path: readonly string[]): string => path.map((k, i) => (i > 0 && /^\d+$/.test(k) ? `[${k}]` : i > 0 ? `.${k}` : k)).join('');
 
 /**
  * Decodes a partial config (e.g. from flags or a JSON file) over the defaults. Unknown fields are
@@ -117,11 +126,15 @@ function describe(errors: readonly ValidationError[]): string {
  * @category io
  */
 export function decodeRunConfig(input: Readonly<Record<string, unknown>>, source = 'config'): RunConfig {
+  return decodeNamed(input, source, fieldPath, (fs) => `unknown field(s) ${fs.join(', ')}`);
+}
+
+function decodeNamed(input: Readonly<Record<string, unknown>>, source: string, name: (path: readonly string[]) => string, unknownText: (fields: string[]) => string): RunConfig {
   const known = Object.keys(defaultRunConfig);
   const unknown = Object.keys(input).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new ConfigError(`${source}: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length > 0) throw new ConfigError(`${source}: ${unknownText(unknown)} (known: ${known.map((k) => name([k])).join(', ')})`);
   const r = RunConfigCodec.decode({ ...defaultRunConfig, ...input });
-  if (isLeft(r)) throw new ConfigError(`${source}: invalid run config\n${describe(r.left)}`);
+  if (isLeft(r)) throw new ConfigError(`${source}: invalid run config\n${describe(r.left, name)}`);
   return r.right;
 }
 
@@ -130,27 +143,122 @@ export const flagToField = (flag: string): string => flag.replace(/^--/, '').rep
 /** `vaeAlignProjCoeff` → `--vae-align-proj-coeff`. @category io */
 export const fieldToFlag = (field: string): string => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
+/** A config path as the flag that sets it: `vaeChMult.1` → `--vae-ch-mult (item 2)`. */
+const flagPath = (path: readonly string[]): string => `${fieldToFlag(path[0] ?? '')}${path.length > 1 && /^\d+$/.test(path[1] ?? '') ? ` (item ${Number(path[1]) + 1})` : ''}`;
+
 /**
  * Decodes command-line flags (kebab-case, official names) into a config: numbers, booleans
  * (`--qk-norm`, `--qk-norm=false`) and comma lists (`--vae-ch-mult 1,2,4`) are converted by the
- * default's type.
+ * default's type. Every error names the flag and quotes what was given (`--batch-size: expected a
+ * number, got 'abc'`; `--vae-ch-mult: item 2 of '1,x,2' is 'x', not a positive integer`). The
+ * cross-field rules are checked by {@link checkRunConfig}.
  * @category io
  */
 export function configFromFlags(flags: ReadonlyMap<string, string | true>): RunConfig {
   const raw: Record<string, unknown> = {};
+  const bad: string[] = [];
   for (const [flag, v] of flags) {
     const field = flagToField(flag);
     const d = (defaultRunConfig as Record<string, unknown>)[field];
-    if (d === undefined) { raw[field] = v; continue; }
-    if (typeof d === 'number') raw[field] = v === true ? NaN : Number(v);
-    else if (typeof d === 'boolean') raw[field] = v === true || v === 'true' ? true : v === 'false' ? false : v;
-    else if (Array.isArray(d)) raw[field] = v === true ? [] : String(v).split(',').map(Number);
-    else raw[field] = v;
+    const text = v === true ? '' : String(v);
+    if (d === undefined) raw[field] = v;
+    else if (typeof d === 'number') {
+      const n = text.trim() === '' ? NaN : Number(text);
+      if (!Number.isFinite(n)) bad.push(`  --${flag}: expected a number, got '${text}'`);
+      else raw[field] = n;
+    } else if (typeof d === 'boolean') raw[field] = v === true || v === 'true' ? true : v === 'false' ? false : v;
+    else if (Array.isArray(d)) {
+      const items = text.split(',');
+      const i = items.findIndex((x) => !/^\s*\d+\s*$/.test(x) || Number(x) < 1);
+      if (i >= 0) bad.push(`  --${flag}: item ${i + 1} of '${text}' is '${items[i]}', not a positive integer (expected a comma list such as 1,2,4)`);
+      else raw[field] = items.map(Number);
+    } else raw[field] = v;
   }
-  try {
-    return decodeRunConfig(raw, 'flags');
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.message.replace(/  ([a-zA-Z]+):/g, (_, f: string) => `  ${fieldToFlag(f)}:`).replace(/unknown field\(s\) ([^(]+)/, (_, fs: string) => `unknown flag(s) ${fs.split(', ').map((f) => fieldToFlag(f.trim())).join(', ')} `));
-    throw e;
-  }
+  if (bad.length > 0) throw new ConfigError(`flags: invalid value(s)\n${bad.join('\n')}`);
+  return decodeNamed(raw, 'flags', flagPath, (fs) => `unknown flag(s) ${fs.map(fieldToFlag).join(', ')}`);
 }
+
+/** The spatial size left after the PatchGAN discriminator (k4/p1 convs; stride 2 for all but the last stage, then two stride-1 convs). */
+const discOutputSize = (resolution: number, layers: number): number => {
+  let size = resolution;
+  for (let i = 0; i < layers; i++) size = Math.floor((size - 2) / 2) + 1;
+  return size - 2;
+};
+
+/**
+ * The cross-field rules of a training config, checked before any work starts; returns one line
+ * per violated rule, each naming the flag(s) and the rule (empty when the config is trainable):
+ * VAE widths (`--vae-ch` × each `--vae-ch-mult`) multiples of 32 (GroupNorm groups), `--resolution`
+ * divisible by the VAE factor `2^(levels−1)` and the latent side by `--patch-size`, `--sit-hidden`
+ * divisible by `--sit-heads` and by 4, `--encoder-depth ≤ --sit-depth`, the discriminator leaving
+ * patch logits, probabilities/decays in range, and the supported `--model`/`--vae`/`--enc-type`.
+ * @category io
+ */
+export function runConfigProblems(c: RunConfig): string[] {
+  const out: string[] = [];
+  const mult = c.vaeChMult.join(',');
+  if (c.model !== 'custom') out.push(`--model ${c.model}: repae train builds the SiT from --sit-depth/--sit-hidden/--sit-heads; use --model custom`);
+  if (c.vae !== 'custom') out.push(`--vae ${c.vae}: repae train builds the VAE from --vae-ch/--vae-ch-mult/--vae-embed-dim (use --init-from RUN for pretrained VAE weights); use --vae custom`);
+  if (c.encType !== 'builtin' && !/^mobilenet:[^:]+(:[^:]*){0,2}$/.test(c.encType)) out.push(`--enc-type ${c.encType}: expected builtin or mobilenet:<tfjs-model-dir>[:layer[:size]]`);
+  const narrow = c.vaeChMult.filter((m) => (c.vaeCh * m) % 32 !== 0);
+  if (narrow.length > 0)
+    out.push(`--vae-ch ${c.vaeCh} with --vae-ch-mult ${mult}: level width${narrow.length > 1 ? 's' : ''} ${narrow.map((m) => c.vaeCh * m).join(', ')} ${narrow.length > 1 ? 'are' : 'is'} not a multiple of 32 (each --vae-ch × --vae-ch-mult must split into 32 GroupNorm groups)`);
+  const f = 2 ** (c.vaeChMult.length - 1);
+  if (c.resolution % f !== 0) out.push(`--resolution ${c.resolution}: not divisible by the VAE downsampling factor ${f} (2^(levels−1) for --vae-ch-mult ${mult})`);
+  else if ((c.resolution / f) % c.patchSize !== 0)
+    out.push(`--patch-size ${c.patchSize}: the latent side --resolution ${c.resolution} / ${f} = ${c.resolution / f} is not divisible by it`);
+  if (c.sitHidden % c.sitHeads !== 0) out.push(`--sit-heads ${c.sitHeads}: --sit-hidden ${c.sitHidden} is not divisible by it (each head needs a whole width)`);
+  if (c.sitHidden % 4 !== 0) out.push(`--sit-hidden ${c.sitHidden}: must be divisible by 4 (2-D sin-cos positional embedding)`);
+  if (c.encoderDepth > c.sitDepth) out.push(`--encoder-depth ${c.encoderDepth}: exceeds --sit-depth ${c.sitDepth} (the projectors read the output of block --encoder-depth)`);
+  if (discOutputSize(c.resolution, c.discLayers) < 1) out.push(`--disc-layers ${c.discLayers}: too many for --resolution ${c.resolution} (no discriminator patch logits would remain)`);
+  if (!(c.cfgProb < 1)) out.push(`--cfg-prob ${c.cfgProb}: must be < 1`);
+  if (!(c.bnMomentum <= 1)) out.push(`--bn-momentum ${c.bnMomentum}: must be ≤ 1`);
+  if (!(c.emaDecay <= 1)) out.push(`--ema-decay ${c.emaDecay}: must be ≤ 1`);
+  if (!(c.adamBeta1 < 1) || !(c.adamBeta2 < 1)) out.push(`--adam-beta1 ${c.adamBeta1} / --adam-beta2 ${c.adamBeta2}: must be < 1`);
+  return out;
+}
+
+/** Throws a {@link ConfigError} listing every rule of {@link runConfigProblems} the config violates. @category io */
+export function checkRunConfig(c: RunConfig, source = 'flags'): RunConfig {
+  const p = runConfigProblems(c);
+  if (p.length === 1) throw new ConfigError(`${source}: ${p[0]}`);
+  if (p.length > 1) throw new ConfigError(`${source}: the run configuration breaks ${p.length} rules\n${p.map((l) => `  ${l}`).join('\n')}`);
+  return c;
+}
+
+/** Thrown when a resumed run's flags differ from its saved config; lists each differing flag. @category io */
+export class ConfigMismatchError extends Error {
+  override readonly name = 'ConfigMismatchError';
+}
+
+/**
+ * Fields that may change between a run and its resumption without changing the experiment (where
+ * and how often it logs and checkpoints, how long it runs, the backend): such changes are recorded
+ * in the run's config history, never refused.
+ * @category io
+ */
+export const CADENCE_FIELDS: readonly string[] = ['resume', 'backend', 'outputDir', 'expName', 'maxTrainSteps', 'logEvery', 'samplingSteps', 'checkpointingSteps', 'keepCheckpoints'];
+
+/** One field that differs between a saved config and a new one. @category io */
+export interface ConfigChange {
+  readonly field: string;
+  /** The flag that sets it (`--learning-rate`). */
+  readonly flag: string;
+  readonly saved: unknown;
+  readonly now: unknown;
+  /** Whether it is a {@link CADENCE_FIELDS} field (allowed without asking). */
+  readonly cadence: boolean;
+}
+
+/** Every field whose value differs between a saved config (raw JSON) and `now`, in field order. @category io */
+export function configChanges(saved: Readonly<Record<string, unknown>>, now: RunConfig): ConfigChange[] {
+  const fields = [...new Set([...Object.keys(defaultRunConfig), ...Object.keys(saved)])];
+  const cur = now as unknown as Record<string, unknown>;
+  return fields
+    .filter((f) => JSON.stringify(saved[f] ?? (defaultRunConfig as unknown as Record<string, unknown>)[f]) !== JSON.stringify(cur[f]))
+    .map((f) => ({ field: f, flag: fieldToFlag(f), saved: saved[f], now: cur[f], cadence: CADENCE_FIELDS.includes(f) }));
+}
+
+/** `--learning-rate 0.0001 → 0.01` lines of a change list. @category io */
+export const describeChanges = (cs: readonly ConfigChange[]): string =>
+  cs.map((c) => `${c.flag} ${JSON.stringify(c.saved) ?? '(unset)'} → ${JSON.stringify(c.now) ?? '(unset)'}`).join(', ');

@@ -3,7 +3,7 @@
  * metrics, sample grids, atomic checkpoints, resume, and NaN/Inf detection.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fold, normal, type Key } from '../core/rng.js';
 import { releaseOld, tidy } from '../core/scope.js';
@@ -16,10 +16,86 @@ import type { VaeParams } from '../models/vae/params.js';
 import { eulerSampler, sitVelocityModel } from '../sample/index.js';
 import { batchAt, checkEncoderTokens, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from '../repae/run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../repae/step.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { latestCheckpoint } from '../io/checkpoint.js';
+import { ConfigMismatchError, configChanges, describeChanges, type ConfigChange, type RunConfig } from './config.js';
 
 /** Thrown when a loss or gradient norm becomes NaN/Inf; names the metric and the step. @category optimizers */
 export class NonFiniteLossError extends Error {
   override readonly name = 'NonFiniteLossError';
+}
+
+/**
+ * Thrown when SIGINT/SIGTERM stopped training after a final checkpoint; `exitCode` is 128 + the
+ * signal number (130, 143), as a shell reports a signal.
+ * @category optimizers
+ */
+export class TrainingInterruptedError extends Error {
+  override readonly name = 'TrainingInterruptedError';
+  /** Process exit code. */
+  readonly exitCode: number;
+  constructor(message: string, signal: NodeJS.Signals) {
+    super(message);
+    this.exitCode = signal === 'SIGTERM' ? 143 : 130;
+  }
+}
+
+/** The config a run was saved with: its newest complete checkpoint's `state.json` config, else `config.json`. @category optimizers */
+export function savedRunConfig(runDir: string): { readonly config: Readonly<Record<string, unknown>>; readonly source: string; readonly step: number } | undefined {
+  const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const { latest } = latestCheckpoint(runDir);
+  if (latest !== undefined) {
+    const file = join(latest.path, 'state.json');
+    const j: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    const c = obj(j) && obj(j['state']) ? j['state']['config'] : undefined;
+    if (obj(c)) return { config: c, source: file, step: latest.step };
+  }
+  const file = join(runDir, 'config.json');
+  if (!existsSync(file)) return undefined;
+  const c: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  return obj(c) ? { config: c, source: file, step: 0 } : undefined;
+}
+
+/**
+ * Compares a run's saved config with the config it is resumed with. Changes of experiment fields
+ * are refused with {@link ConfigMismatchError} listing each differing flag, unless
+ * `allowConfigChange`; cadence fields (`CADENCE_FIELDS`) may always change. Returns the changes
+ * (empty when identical or when there is nothing saved).
+ * @category optimizers
+ */
+export function checkResumeConfig(runDir: string, cfg: RunConfig, allowConfigChange = false): ConfigChange[] {
+  const saved = savedRunConfig(runDir);
+  if (saved === undefined) return [];
+  const changes = configChanges(saved.config, cfg);
+  const hard = changes.filter((c) => !c.cadence);
+  if (hard.length > 0 && !allowConfigChange)
+    throw new ConfigMismatchError(
+      `${runDir}: resuming would change the experiment; the flags differ from the saved config (${saved.source}): ${hard.map((c) => describeChanges([c])).join('; ')}\n` +
+        'rerun with the saved flags, use another --exp-name, or pass --allow-config-change to continue with the new ones (recorded in config-history.jsonl)',
+    );
+  return changes;
+}
+
+/**
+ * Cuts `<runDir>/metrics.jsonl` back to the lines with `step ≤ step` (and drops a torn last line),
+ * atomically, so a resumed run does not log the same steps twice. Returns the lines dropped.
+ * @category optimizers
+ */
+export function cutMetrics(runDir: string, step: number): number {
+  const file = join(runDir, 'metrics.jsonl');
+  if (!existsSync(file)) return 0;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const keep = lines.filter((l) => {
+    try {
+      const s = (JSON.parse(l) as { step?: unknown }).step;
+      return typeof s === 'number' && s <= step;
+    } catch {
+      return false;
+    }
+  });
+  if (keep.length === lines.length) return 0;
+  writeFileAtomic(file, new TextEncoder().encode(keep.map((l) => `${l}\n`).join('')));
+  return lines.length - keep.length;
 }
 
 /** Options of {@link trainLoop}. @category optimizers */
@@ -38,6 +114,10 @@ export interface LoopOptions {
   readonly stopAt?: number;
   /** Draw a progress bar on stderr (default: when stderr is a TTY). */
   readonly progress?: boolean;
+  /** Resume even when experiment flags differ from the run's saved config (the change is recorded in `config-history.jsonl`). */
+  readonly allowConfigChange?: boolean;
+  /** Stop on SIGINT/SIGTERM after writing a final checkpoint (default true). */
+  readonly handleSignals?: boolean;
 }
 
 /** Decodes normalised latents through the BN running statistics (`z/scale + bias`, scale = running_var^-1/2, no eps) and the VAE. @category samplers */
@@ -76,7 +156,12 @@ function bar(step: number, total: number, t0: number, first: number, m: Readonly
  * line goes to `<runDir>/metrics.jsonl`; every `checkpointingSteps` an atomic checkpoint is
  * written; every `samplingSteps` (and at step 1) a sample grid PNG. A non-finite metric stops the
  * run with {@link NonFiniteLossError} before anything of that step is saved, so the last
- * checkpoint stays the last good one. Returns the final state (the caller disposes it).
+ * checkpoint stays the last good one (the message says which, or that there is none). On resume
+ * the saved config is compared with `setup.cfg` ({@link checkResumeConfig}; changes are recorded
+ * in `config-history.jsonl`) and `metrics.jsonl` is cut back to the checkpoint's step. SIGINT or
+ * SIGTERM finishes the current step, writes an atomic checkpoint and throws
+ * {@link TrainingInterruptedError} naming it; a second signal exits at once. Returns the final
+ * state (the caller disposes it).
  * @category optimizers
  */
 export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
@@ -84,46 +169,99 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
   const cfg = setup.cfg;
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   checkEncoderTokens(encoder, setup);
+  const changes = cfg.resume ? checkResumeConfig(runDir, cfg, o.allowConfigChange === true) : [];
   const resumed = cfg.resume ? loadRunCheckpoint(runDir, setup, encoder, log) : undefined;
   let s = resumed?.state ?? (await o.init());
-  if (resumed !== undefined) log(`resumed from step ${s.step} (${runDir}/checkpoints)`);
-  else writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  if (resumed !== undefined) {
+    log(`resumed from step ${s.step} (${runDir}/checkpoints)`);
+    if (changes.length > 0) recordConfigChange(runDir, cfg, changes, s.step, log);
+  } else writeFileAtomic(join(runDir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(cfg, null, 2)}\n`));
+  const dropped = cutMetrics(runDir, s.step);
+  if (dropped > 0) log(`metrics.jsonl: dropped ${dropped} line(s) after step ${s.step} (they are trained again)`);
   const total = Math.min(o.stopAt ?? cfg.maxTrainSteps, cfg.maxTrainSteps);
   const showBar = o.progress ?? process.stderr.isTTY === true;
   const t0 = performance.now(), first = s.step;
   let last: Record<string, number> = {};
   let cache: { readonly vae: unknown; readonly latents: LatentCache } | undefined;
-  while (s.step < total) {
-    const b = batchAt(data, setup, s.step);
-    const zs = [encoder.features(b.pixels, b.x)];
-    // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached mean/std.
-    if (setup.step.mode === 'ldm' && cache?.vae !== s.store.vae) cache = { vae: s.store.vae, latents: new LatentCache(s.store.vae) };
-    const cached = setup.step.mode === 'ldm' && cache !== undefined ? await cache.latents.batch(b) : undefined;
-    const [next, m] = repaeStep(setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, setup.stepKey);
-    const vals = await readMetrics(m);
-    releaseOld([b, zs, cached], null);
-    const bad = Object.entries(vals).find(([, v]) => !Number.isFinite(v));
-    if (bad !== undefined) {
-      releaseOld(next, s);
-      throw new NonFiniteLossError(`step ${s.step + 1}: ${bad[0]} is ${bad[1]}; stopping. The last good checkpoint is kept in ${join(runDir, 'checkpoints')} (lower the learning rates or check the data).`);
+  let savedStep = resumed === undefined ? -1 : s.step;
+  let signal: NodeJS.Signals | undefined;
+  const signals = o.handleSignals === false ? [] : (['SIGINT', 'SIGTERM'] as const);
+  const onSecond = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`\nrepae: second ${sig}: exiting at once, without a checkpoint of step ${s.step}\n`);
+    process.exit(sig === 'SIGTERM' ? 143 : 130);
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signal = sig;
+    process.stderr.write(`\nrepae: ${sig}: finishing the current step, then writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'signal'} again to exit at once)\n`);
+    // A second signal must work even while a step runs synchronously: with no listener left, Node
+    // restores the default action (terminate at once); if someone else listens, exit from ours.
+    for (const g of signals) {
+      process.removeListener(g, onSignal);
+      if (process.listenerCount(g) > 0) process.on(g, onSecond);
     }
-    s = next;
-    last = vals;
-    if (s.step % cfg.logEvery === 0 || s.step === total) appendFileSync(join(runDir, 'metrics.jsonl'), `${JSON.stringify({ step: s.step, time: Date.now(), ...vals })}\n`);
-    if (showBar) process.stderr.write(bar(s.step, total, t0, first, vals));
-    else if (s.step % cfg.logEvery === 0 || s.step === total) log(`step ${s.step}/${total} ${Object.entries(vals).filter(([k]) => !k.includes('dict')).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
-    o.onStep?.(s.step, vals);
-    if (s.step === 1 || s.step % cfg.samplingSteps === 0) {
-      const png = await previewGrid({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, s.store.vae, setup, fold(setup.stepKey, 777));
-      writeFileSync(join(runDir, 'samples', `${String(s.step).padStart(7, '0')}.png`), png);
+  };
+  for (const sig of signals) process.on(sig, onSignal);
+  try {
+    while (s.step < total) {
+      // Steps run synchronously on CPU backends: yield to the event loop so a signal is seen.
+      if (signals.length > 0) await new Promise<void>((r) => setImmediate(r));
+      if (signal !== undefined) break;
+      const b = batchAt(data, setup, s.step);
+      const zs = [encoder.features(b.pixels, b.x)];
+      // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached mean/std.
+      if (setup.step.mode === 'ldm' && cache?.vae !== s.store.vae) cache = { vae: s.store.vae, latents: new LatentCache(s.store.vae) };
+      const cached = setup.step.mode === 'ldm' && cache !== undefined ? await cache.latents.batch(b) : undefined;
+      const [next, m] = repaeStep(setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, setup.stepKey);
+      const vals = await readMetrics(m);
+      releaseOld([b, zs, cached], null);
+      const bad = Object.entries(vals).find(([, v]) => !Number.isFinite(v));
+      if (bad !== undefined) {
+        releaseOld(next, s);
+        const { latest } = latestCheckpoint(runDir);
+        const kept = latest === undefined
+          ? `No checkpoint has been written yet (the first was due at step ${Math.min(cfg.checkpointingSteps, total)}), so nothing of this run is kept`
+          : `The last good checkpoint, step ${latest.step}, is kept in ${latest.path}`;
+        throw new NonFiniteLossError(`step ${s.step + 1}: ${bad[0]} is ${bad[1]}; stopping. ${kept} (lower the learning rates or check the data).`);
+      }
+      s = next;
+      last = vals;
+      if (s.step % cfg.logEvery === 0 || s.step === total) appendFileSync(join(runDir, 'metrics.jsonl'), `${JSON.stringify({ step: s.step, time: Date.now(), ...vals })}\n`);
+      if (showBar) process.stderr.write(bar(s.step, total, t0, first, vals));
+      else if (s.step % cfg.logEvery === 0 || s.step === total) log(`step ${s.step}/${total} ${Object.entries(vals).filter(([k]) => !k.includes('dict')).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
+      o.onStep?.(s.step, vals);
+      if (s.step === 1 || s.step % cfg.samplingSteps === 0) {
+        const png = await previewGrid({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, s.store.vae, setup, fold(setup.stepKey, 777));
+        writeFileSync(join(runDir, 'samples', `${String(s.step).padStart(7, '0')}.png`), png);
+      }
+      if (s.step % cfg.checkpointingSteps === 0 || s.step === total) {
+        const path = await saveRunCheckpoint(runDir, s, setup, encoder);
+        savedStep = s.step;
+        if (showBar) process.stderr.write('\n');
+        log(`checkpoint ${path}`);
+      }
     }
-    if (s.step % cfg.checkpointingSteps === 0 || s.step === total) {
-      const path = await saveRunCheckpoint(runDir, s, setup, encoder);
+    if (signal !== undefined) {
+      const sig: NodeJS.Signals = signal;
       if (showBar) process.stderr.write('\n');
-      log(`checkpoint ${path}`);
+      const path = savedStep === s.step ? latestCheckpoint(runDir).latest?.path : await saveRunCheckpoint(runDir, s, setup, encoder);
+      releaseOld(s, encoder.weights); // the state is saved; the encoder belongs to the caller
+      throw new TrainingInterruptedError(`interrupted by ${sig} at step ${s.step}: ${path === undefined ? 'no checkpoint could be written' : `checkpoint ${path} holds step ${s.step}`}; run the same command again to resume`, sig);
+    }
+  } finally {
+    for (const sig of signals) {
+      process.removeListener(sig, onSignal);
+      process.removeListener(sig, onSecond);
     }
   }
   if (showBar) process.stderr.write('\n');
   void last;
   return s;
+}
+
+/** Appends a resume's config changes to `<run>/config-history.jsonl` and makes `config.json` the new config. */
+function recordConfigChange(runDir: string, cfg: RunConfig, changes: readonly ConfigChange[], step: number, log: (s: string) => void): void {
+  const entry = { time: new Date().toISOString(), step, changes: Object.fromEntries(changes.map((c) => [c.flag, { saved: c.saved ?? null, now: c.now ?? null }])) };
+  appendFileSync(join(runDir, 'config-history.jsonl'), `${JSON.stringify(entry)}\n`);
+  writeFileAtomic(join(runDir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(cfg, null, 2)}\n`));
+  log(`config changed on resume at step ${step}: ${describeChanges(changes)} (recorded in ${join(runDir, 'config-history.jsonl')})`);
 }

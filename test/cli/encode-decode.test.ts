@@ -65,10 +65,13 @@ describe.runIf(testBackends.length > 0)(`repae encode / decode [${backend}]`, ()
     r = await repae('encode', '--run', run, '--data', join(tmp, 'no-such-folder'), '--out', join(tmp, 'y.safetensors'), '--backend', backend);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${join(tmp, 'no-such-folder')}: no such image folder, archive or .npz`);
+    // the default output <latents>.png exists from the test above: refused, never overwritten
     r = await repae('decode', '--latents', join(tmp, 'lat.safetensors'), '--key', 'zz', '--run', run, '--backend', backend);
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/--out '.*lat\.png' already exists; pass --force/)]);
+    r = await repae('decode', '--latents', join(tmp, 'lat.safetensors'), '--key', 'zz', '--run', run, '--out', join(tmp, 'k.png'), '--backend', backend);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/no entry 'zz' \(has: latents, labels, latents_scale, latents_bias\)/);
-    r = await repae('decode', '--latents', join(tmp, 'lat.safetensors'), '--layout', 'nchw', '--run', run, '--backend', backend);
+    r = await repae('decode', '--latents', join(tmp, 'lat.safetensors'), '--layout', 'nchw', '--run', run, '--out', join(tmp, 'k.png'), '--backend', backend);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/has 8 channels \(layout nchw\), the VAE takes 4; check --layout/);
     r = await repae('encode', '--help');

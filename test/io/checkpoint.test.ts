@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkpointsDir, CheckpointError, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, stepName,
-  type CheckpointProgress, type CheckpointSections,
+  type CheckpointProgress, type CheckpointSections, requireDtypes,
 } from '../../src/io/checkpoint.js';
 import type { SafeWriteEntry } from '../../src/io/safetensors.js';
 
@@ -101,7 +101,9 @@ describe('checkpoints', () => {
     bytes[bytes.byteLength - 1] = (bytes[bytes.byteLength - 1] ?? 0) ^ 0x40;
     writeFileSync(f, bytes);
     expect(() => loadCheckpoint(info, { verify: true })).toThrow(/0000005: sit\.safetensors fails its CRC-32 check/);
-    expect(() => loadCheckpoint(info)).not.toThrow();
+    expect(() => loadCheckpoint(info)).toThrow(/0000005: sit\.safetensors fails its CRC-32 check/); // verified by default
+    expect(() => loadCheckpoint(info, { sections: ['ema'] })).not.toThrow(); // only the files read are checked
+    expect(() => loadCheckpoint(info, { verify: false })).not.toThrow();
     expect(() => loadCheckpoint(info, { sections: ['disc'] })).toThrow(/0000005: no section 'disc' \(has: ema, opt, sit\)/);
     expect(() => loadCheckpoint(join(run, 'checkpoints'))).toThrow(/not a checkpoint directory name/);
   });
@@ -201,5 +203,16 @@ describe('checkpoints survive SIGKILL in the middle of a write', () => {
       expect([w[0], w[N - 1]]).toEqual([1, Math.fround(1 + (N - 1) * 1e-3)]);
     }
     console.info(`SIGKILL after ${delayMs} ms: child got to '${r.lines.at(-1)}' (signal ${r.signal}); latest = ${latest?.step}`);
+  });
+});
+
+describe('requireDtypes', () => {
+  it('accepts float tensors and integer BatchNorm counters; names the file, tensor and dtype otherwise', () => {
+    const f = (entries: [string, 'F32' | 'I32' | 'I64' | 'F16'][]): Parameters<typeof requireDtypes>[0] => ({
+      metadata: {}, entries: new Map(entries.map(([k, d]) => [k, { dtype: d, shape: [1], data: new Float32Array(1) }])),
+    });
+    expect(() => requireDtypes(f([['w', 'F32'], ['h', 'F16'], ['bn.num_batches_tracked', 'I64']]), 'a.safetensors')).not.toThrow();
+    expect(() => requireDtypes(f([['latents', 'I32']]), 'z.safetensors')).toThrow(/^z\.safetensors: tensor 'latents' has dtype I32, expected F32 or F16 or BF16 or F64$/);
+    expect(() => requireDtypes(f([['bn.num_batches_tracked', 'F32']]), 'b.safetensors')).toThrow(/'bn\.num_batches_tracked' has dtype F32, expected I64 or I32/);
   });
 });

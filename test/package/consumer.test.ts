@@ -166,7 +166,7 @@ describe('the packed package in a fresh project', () => {
     expect(r.stdout + r.stderr).not.toMatch(/externalized for browser compatibility/);
   });
 
-  it("a consumer's uncaught exception after the wasm backend loads is printed as that error (needs the CLI branch's wasm-process fix)", () => {
+  it("a consumer's uncaught exception after the wasm backend loads is printed as that error", () => {
     const r = sh('node', ['throws.mjs'], dir);
     expect(r.status).toBe(1);
     expect(r.stderr.length).toBeLessThan(2000);
@@ -175,7 +175,7 @@ describe('the packed package in a fresh project', () => {
     expect(r.stderr).not.toContain('tfjs-backend-wasm');
   });
 
-  it("a consumer's unhandled rejection after the wasm backend loads is printed as that error (needs the CLI branch's wasm-process fix)", () => {
+  it("a consumer's unhandled rejection after the wasm backend loads is printed as that error", () => {
     const r = sh('node', ['rejects.mjs'], dir);
     expect(r.status).toBe(1);
     expect(r.stderr.length).toBeLessThan(2000);

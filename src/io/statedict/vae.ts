@@ -212,6 +212,12 @@ export function vaeConfigFromStateDict(sd: StateDictLike, opts: { readonly prefi
   const embedDim = shape('post_quant_conv.weight')[0] as number;
   const convIn = shape('encoder.conv_in.weight');
   const ch = convIn[0] as number;
+  const convInBias = sd.get(`${pre}encoder.conv_in.bias`)?.shape;
+  if (convIn.length !== 4 || (convInBias !== undefined && convInBias[0] !== ch))
+    throw new StateDictError(
+      `vae state dict: '${pre}encoder.conv_in.weight' has shape [${convIn.join(', ')}], expected [out, in, kh, kw]${convInBias === undefined ? '' : ` with out = ${convInBias[0]} (the length of encoder.conv_in.bias)`}`,
+      'encoder.conv_in.weight',
+    );
   let L = 0;
   while (sd.has(`${pre}encoder.down.${L}.block.0.conv1.weight`)) L++;
   let numResBlocks = 0;
@@ -220,7 +226,7 @@ export function vaeConfigFromStateDict(sd: StateDictLike, opts: { readonly prefi
   const resolution = opts.resolution ?? 256;
   const attnResolutions: number[] = [];
   for (let l = 0; l < L; l++) if (sd.has(`${pre}encoder.down.${l}.attn.0.q.weight`)) attnResolutions.push(Math.floor(resolution / 2 ** l));
-  return vaeConfig({
+  const build = (): VaeConfig => vaeConfig({
     embedDim,
     ch,
     chMult,
@@ -230,4 +236,10 @@ export function vaeConfigFromStateDict(sd: StateDictLike, opts: { readonly prefi
     inChannels: convIn[1] as number,
     outCh: shape('decoder.conv_out.weight')[0] as number,
   });
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof StateDictError) throw e;
+    throw new StateDictError(`vae state dict: the shapes give no valid VAE (ch ${ch} from encoder.conv_in.weight, ch_mult [${chMult.join(', ')}]): ${(e as Error).message}`, 'encoder.conv_in.weight');
+  }
 }
