@@ -5,7 +5,7 @@
  */
 import { choosePageBackend, type PageBackend } from './lib/backend.js';
 import { drawRgb, loadSquareImage, psnr, testPattern, type RgbImage } from './lib/images.js';
-import { disposeModel, loadSit, loadVae, tinySit, tinyVae, type Json, type SitModel, type VaeModel } from './lib/models.js';
+import { disposeModel, loadRunSit, loadSit, loadVae, tinySit, tinyVae, type Json, type SitModel, type VaeModel } from './lib/models.js';
 import { incompatibility, reconstruct, sampleImages, type Reconstruction, type SamplerName } from './lib/pipeline.js';
 
 /** What the page exposes as `window.repaeDemo` (read by the browser tests; handy in the console). */
@@ -17,6 +17,10 @@ export interface DemoHandle {
   sit?: string;
   /** The latest reconstruction (model values, HWC). */
   last?: Reconstruction;
+  /** The latest local run the dev server offers (`repae-run/latest.json`), once known. */
+  run?: { readonly name: string; readonly step: number; readonly checkpoint: string };
+  /** Images in the samples panel. */
+  samples?: number;
   /** Jobs finished so far, and the message of the latest failure. */
   jobs: number;
   error?: string;
@@ -55,6 +59,9 @@ const ui = {
   progress: byId<HTMLProgressElement>('progress'),
   status: byId('status'),
   error: byId('error'),
+  runOffer: byId('run-offer'),
+  openRun: byId<HTMLButtonElement>('open-run'),
+  runDetail: byId('run-detail'),
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -225,9 +232,79 @@ function runSampling(): Promise<void> {
         return fig;
       }),
     );
+    handle.samples = images.length;
     const guided = opts.cfgScale > 1 ? `CFG ${opts.cfgScale}` : 'no guidance';
     return `Sampled ${images.length} × class ${opts.classLabel} with ${ui.sampler.selectedOptions[0]?.text ?? opts.sampler}, ${opts.steps} steps, ${guided}`;
   });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The latest local run (what `npm start` trained), served by the dev server (web/vite.config.ts)
+// ------------------------------------------------------------------------------------------------
+
+interface LatestRun {
+  readonly name: string;
+  readonly step: number;
+  readonly checkpoint: string;
+  readonly completed: string;
+  readonly config: Json;
+  readonly sit: string;
+  readonly vae: string;
+}
+
+const isLatestRun = (j: unknown): j is LatestRun =>
+  typeof j === 'object' && j !== null && typeof (j as LatestRun).name === 'string' && typeof (j as LatestRun).step === 'number' &&
+  typeof (j as LatestRun).config === 'object' && typeof (j as LatestRun).sit === 'string' && typeof (j as LatestRun).vae === 'string';
+
+/** Asks the dev server for the latest run; shows the one-click offer when there is one. */
+async function offerLatestRun(): Promise<void> {
+  let j: unknown;
+  try {
+    const r = await fetch('./repae-run/latest.json', { cache: 'no-store' });
+    if (!r.ok) return; // a static build, or no run yet
+    j = await r.json();
+  } catch {
+    return;
+  }
+  if (!isLatestRun(j)) return;
+  const run = j;
+  handle.run = { name: run.name, step: run.step, checkpoint: run.checkpoint };
+  ui.openRun.textContent = `Open the latest run: ${run.name}, step ${run.step}`;
+  ui.runDetail.textContent = `runs/${run.checkpoint} (completed ${new Date(run.completed).toLocaleString()}): its VAE, EMA SiT, config and latent statistics`;
+  ui.runOffer.hidden = false;
+  ui.openRun.onclick = () => void openRun(run);
+}
+
+const fetchBytes = async (url: string): Promise<Uint8Array> => {
+  const r = await fetch(url, { cache: 'no-store' });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${await r.text()}`);
+  return new Uint8Array(await r.arrayBuffer());
+};
+
+/** Loads the run's VAE and SiT, then shows a reconstruction and class-conditional samples with the demo's sampler settings. */
+async function openRun(run: LatestRun): Promise<void> {
+  await job(`Loading run ${run.name}`, async () => {
+    const [vb, sb] = await Promise.all([fetchBytes(`./repae-run/${run.vae}.safetensors`), fetchBytes(`./repae-run/${run.sit}.safetensors`)]);
+    const v = loadVae(vb, `${run.name}/${run.vae}.safetensors`);
+    const s = loadRunSit(sb, `${run.name}/${run.sit}.safetensors`, run.config);
+    setVae(v);
+    const res = run.config['resolution'];
+    if (typeof res === 'number') {
+      if (!Array.from(ui.imageSize.options).some((o) => o.value === String(res))) ui.imageSize.add(new Option(String(res)));
+      ui.imageSize.value = String(res);
+    }
+    setSit(s);
+    return `Loaded run ${run.name} (step ${run.step}): ${v.label}; ${s.label}`;
+  });
+  if (handle.error !== undefined) return;
+  source ??= 'pattern';
+  await runReconstruction();
+  // The demo report's settings: Euler, 50 steps, CFG 4 (when the SiT has a null class).
+  ui.sampler.value = 'euler';
+  input('steps').value = '50';
+  input('cfg-scale').value = sit.cfg.classDropoutProb > 0 ? '4' : '1';
+  input('count').value = String(Math.min(8, sit.cfg.numClasses));
+  await runSampling();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -294,6 +371,7 @@ async function start(): Promise<void> {
     setSit(tinySit());
     return `Ready on ${b.name}`;
   });
+  await offerLatestRun();
   handle.ready = handle.backend !== undefined;
   document.body.dataset['ready'] = String(handle.ready);
 }

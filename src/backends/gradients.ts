@@ -4,7 +4,7 @@
  * backend was chosen with repae's `useBackend` or with tfjs's own `tf.setBackend`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fillKernelGaps } from './fallbacks.js';
+import { chunkedAddN, convFilterGradViaConv, convInputGradViaConv, fastWasmMatMul, fastWasmTranspose, fillKernelGaps, sharedIdentity } from './fallbacks.js';
 
 /** The name of the prebuilt gradient bundle that `npm run build` writes next to `dist/src/`. */
 const BUNDLE = 'tfjs-gradients.cjs';
@@ -73,6 +73,9 @@ export function patchBackend(name: string): readonly string[] {
   if (done !== undefined && (done.withCpu || !withCpu)) return done.filled;
   const filled = [...(done?.filled ?? [])];
   if (name === 'wasm') {
+    // Transpose first: the conv-gradient kernels below capture the Transpose kernel they run.
+    fastWasmTranspose();
+    sharedIdentity('wasm');
     convFilterGradViaConv('wasm');
     convInputGradViaConv('wasm');
     filled.push(...fillKernelGaps('wasm'));

@@ -68,6 +68,67 @@ async function probeTensorflow(): Promise<string> {
   return 'CUDA device';
 }
 
+/** Options of {@link useBackend}. @category backends */
+export interface BackendOptions {
+  /**
+   * wasm in Node: XNNPACK threads (1: the single-threaded SIMD build; default: `--threads` /
+   * {@link setDefaultThreads}, else `REPAE_THREADS`, else the cores the load average leaves idle, 1 to 8). A
+   * change re-creates the wasm backend (its tensors are lost). `torch`: libtorch's intra-op
+   * threads (default `REPAE_TORCH_THREADS`, else every core). Ignored by other backends.
+   */
+  readonly threads?: number;
+}
+
+let defaultThreadSetting: number | undefined;
+
+/**
+ * Sets the wasm thread count that {@link useBackend} uses when it is not given one (the CLI's
+ * `--threads`). Takes effect at the next `useBackend('wasm')`.
+ * @category backends
+ */
+export function setDefaultThreads(threads: number | undefined): void {
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new Error(`--threads expects an integer ≥ 1, got '${threads}'`);
+  defaultThreadSetting = threads;
+}
+
+/** The wasm thread count set explicitly (`--threads` / {@link setDefaultThreads}, else `REPAE_THREADS`), if any. @category backends */
+export function explicitThreads(): number | undefined {
+  if (defaultThreadSetting !== undefined) return defaultThreadSetting;
+  const env = isNode ? process.env['REPAE_THREADS'] : undefined;
+  if (env === undefined || env.trim() === '') return undefined;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`REPAE_THREADS expects an integer ≥ 1 (wasm threads), got '${env}'`);
+  return n;
+}
+
+let threadsModule: typeof import('./wasm-threads.js') | undefined;
+let threadsError: string | undefined;
+
+/** Loads the thread-enabled tfjs-backend-wasm (Node only); a failure leaves the plain single-threaded package. */
+async function nodeWasmThreads(): Promise<string> {
+  try {
+    const m = await import('./wasm-threads.js');
+    m.installWasmThreads();
+    m.configureWasmThreads(defaultThreadSetting ?? m.defaultThreads());
+    threadsModule = m;
+    return ', threads in Node';
+  } catch (e) {
+    threadsError = errMsg(e);
+    return `, single-threaded (threads unavailable: ${threadsError})`;
+  }
+}
+
+/**
+ * The wasm backend's thread situation in Node: the threads XNNPACK runs with once initialised
+ * (`actual`), the configured count, and why threads are unavailable if they are.
+ * @category backends
+ */
+export function wasmThreads(): { readonly configured?: number; readonly actual?: number; readonly unavailable?: string } {
+  const configured = threadsModule?.configuredWasmThreads();
+  const actual = threadsModule?.wasmThreadCount();
+  return { ...(configured === undefined ? {} : { configured }), ...(actual === undefined ? {} : { actual }), ...(threadsError === undefined ? {} : { unavailable: threadsError }) };
+}
+
 async function probe(name: BackendName): Promise<string> {
   switch (name) {
     case 'cpu':
@@ -76,10 +137,11 @@ async function probe(name: BackendName): Promise<string> {
     case 'wasm': {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       await import('@tensorflow/tfjs-backend-cpu');
+      const threads = isNode ? await nodeWasmThreads() : '';
       await import('@tensorflow/tfjs-backend-wasm');
       guardWasmProcessListeners('wasm'); // the Emscripten glue's process handlers would bury every later error
       const filled = patchBackend('wasm');
-      return `XNNPACK + SIMD${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
+      return `XNNPACK + SIMD${threads}${filled.length > 0 ? `; cpu fallback for ${filled.join(', ')}` : ''}`;
     }
     case 'webgpu': {
       const info = await probeWebgpu();
@@ -133,22 +195,32 @@ export class BackendUnavailableError extends Error {
  * it cannot run here.
  * @category backends
  */
-export async function useBackend(name: BackendName): Promise<void> {
+export async function useBackend(name: BackendName, options: BackendOptions = {}): Promise<void> {
   if (!backendNames.includes(name))
     throw new BackendUnavailableError(`unknown backend '${String(name)}' (choose one of ${backendNames.join(', ')})`);
   await registerGradients();
   const a = await availability(name);
   if (!a.available) throw new BackendUnavailableError(`backend '${name}' is unavailable: ${a.reason}`);
-  if (tf.getBackend() === name) return;
+  let recreated = false;
+  if (name === 'wasm' && threadsModule !== undefined) {
+    const want = options.threads ?? defaultThreadSetting ?? threadsModule.configuredWasmThreads() ?? threadsModule.defaultThreads();
+    recreated = threadsModule.configureWasmThreads(want).recreated;
+  }
+  const torchThreads = options.threads ?? defaultThreadSetting;
+  if ((name === 'torch' || name === 'torch:cuda') && torchThreads !== undefined) {
+    const { setTorchThreads } = await import('./torch/index.js');
+    await setTorchThreads(torchThreads); // `--threads` sets libtorch's intra-op threads too
+  }
+  if (!recreated && tf.getBackend() === name) return;
   if (!(await tf.setBackend(name))) throw new BackendUnavailableError(`backend '${name}' failed to initialise`);
   await tf.ready();
 }
 
 /** The fastest backend that runs here ({@link defaultBackendOrder}: torch:cuda > tensorflow > torch > wasm > cpu), made active. @category backends */
-export async function useBestBackend(prefer?: readonly BackendName[]): Promise<BackendName> {
+export async function useBestBackend(prefer?: readonly BackendName[], options: BackendOptions = {}): Promise<BackendName> {
   for (const n of prefer ?? defaultBackendOrder) {
     if ((await availability(n)).available) {
-      await useBackend(n);
+      await useBackend(n, options);
       return n;
     }
   }

@@ -1,15 +1,16 @@
 /** @file `repae bench` (`npm run bench`): REPA-E step, 1024² matmul and SiT-S/2 block timings per backend → table + bench/results.json. */
 import { mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { available, backendNames, type BackendName } from '../backends/index.js';
+import { available, backendNames, explicitThreads, type BackendName } from '../backends/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../cli/args.js';
 import { checkOutput } from '../cli/errors.js';
 import { intFlag } from '../cli/gen-common.js';
 import { formatDuration } from '../cli/progress.js';
 import { readReference, runBench, type BenchResult } from './bench.js';
-import { defaultCases, matmulCase } from './cases.js';
+import { defaultCases, matmulCase, SMALL_STEP, TINY_STEP } from './cases.js';
+import { compareTable, defaultColumns, findPytorch, runCompare } from './compare.js';
 
 /** The project root (two levels above this file; the working directory when bundled). */
 const repoRoot = (): string => (typeof import.meta.dirname === 'string' ? resolve(import.meta.dirname, '..', '..') : process.cwd());
@@ -17,7 +18,13 @@ const repoRoot = (): string => (typeof import.meta.dirname === 'string' ? resolv
 /** Usage text of `repae bench`. @category utility types */
 export const BENCH_USAGE = `usage: repae bench [flags]        (npm run bench)
 
-Times, on each available backend: one REPA-E step (repaeStep: VAE, discriminator and SiT updates
+Default (no --backends): side-by-side columns wasm 1 thread | wasm N threads | the official PyTorch
+step at N threads (<perf-dir>/torch_step.py, when it and python3 with torch are present), measured
+in alternating rounds (A B C A B C …), one warm-up per column × case × round, median ms over all
+timed repetitions, and ratios per case (wasm-1 / wasm-N, wasm / PyTorch). N: --threads (default
+REPAE_THREADS, else the cores, at most 8, whatever the load). Prints the load average before and after.
+
+With --backends: times, on each listed backend: one REPA-E step (repaeStep: VAE, discriminator and SiT updates
 plus EMA, random-init models) at a tiny and a small configuration, a 1024² float32 matmul, and one
 SiT-S/2 block forward + backward (hidden 384, 256 tokens, batch 8). Per case: one warm-up
 repetition (excluded; its profile gives the peak live tensors/bytes), then the median of up to
@@ -25,7 +32,11 @@ repetition (excluded; its profile gives the peak live tensors/bytes), then the m
 and numBytes, and PyTorch reference ratios when <perf-dir> has them; writes JSON.
 
 flags:
-  --backends LIST   comma list (default: every available one: ${backendNames.join(', ')})
+  --threads N       N of the side-by-side columns (wasm N threads, PyTorch N threads)
+  --columns LIST    comma list of column ids (default: all of wasm-1, wasm-N, pytorch-N)
+  --rounds R        alternating rounds (default 2)
+  --python FILE     the Python to run the PyTorch step with (default /usr/bin/python3)
+  --backends LIST   the per-backend mode instead: comma list of ${backendNames.join(', ')}
   --cases LIST      comma list of repae-step-tiny, repae-step-small, matmul-1024, sit-s2-block
                     (default all; matmul-N for another size)
   --reps N          timed repetitions per case (default 5)
@@ -57,11 +68,12 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     console.log(BENCH_USAGE);
     return 0;
   }
-  const p = parseArgs(argv, ['backends', 'cases', 'reps', 'budget-s', 'perf-dir', 'out'], ['heavy-everywhere', 'force']);
+  const p = parseArgs(argv, ['backends', 'cases', 'reps', 'budget-s', 'perf-dir', 'out', 'columns', 'rounds', 'python'], ['heavy-everywhere', 'force']);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument '${p.positional[0]}' (see repae bench --help)`);
   const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
   checkOutput(out, switchFlag(p, 'force'), 'out');
   const avail = await available();
+  if (!p.flags.has('backends')) return compareCommand(p);
   let backends: BackendName[];
   if (p.flags.has('backends')) {
     backends = stringFlag(p, 'backends', '').split(',').filter(Boolean) as BackendName[];
@@ -117,6 +129,57 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     reference: { dir: perfDir, note: ref.note },
     results,
     skipped,
+  };
+  writeFileAtomic(out, new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`));
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
+const loadLine = (): string => `load average ${loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min) on ${cpus().length} core(s)`;
+
+/** `repae bench` without `--backends`: the alternating side-by-side columns. */
+async function compareCommand(p: ReturnType<typeof parseArgs>): Promise<number> {
+  const all = defaultCases();
+  const names = p.flags.has('cases') ? stringFlag(p, 'cases', '').split(',').filter(Boolean) : all.map((c) => c.name);
+  const cases = names.map((n) => {
+    const size = /^matmul-(\d+)$/.exec(n);
+    const c = all.find((x) => x.name === n) ?? (size !== null && Number(size[1]) >= 1 ? matmulCase(Number(size[1])) : undefined);
+    if (c === undefined) throw new UsageError(`--cases: unknown case '${n}' (choose from ${all.map((x) => x.name).join(', ')}, or matmul-N)`);
+    return c;
+  });
+  const threads = explicitThreads() ?? Math.min(availableParallelism(), 8);
+  const known = defaultColumns(threads);
+  const ids = p.flags.has('columns') ? stringFlag(p, 'columns', '').split(',').filter(Boolean) : known.map((c) => c.id);
+  const columns = ids.map((id) => {
+    const c = known.find((x) => x.id === id);
+    if (c === undefined) throw new UsageError(`--columns: unknown column '${id}' (choose from ${known.map((x) => x.id).join(', ')}; N follows --threads)`);
+    return c;
+  });
+  const reps = intFlag(p, 'reps', 3), rounds = intFlag(p, 'rounds', 2);
+  const perfDir = stringFlag(p, 'perf-dir', join(repoRoot(), '..', 'shared', 'perf'));
+  const out = stringFlag(p, 'out', join(repoRoot(), 'bench', 'results.json'));
+  const torch = columns.some((c) => c.kind === 'pytorch') ? await findPytorch(perfDir, stringFlag(p, 'python', '/usr/bin/python3')) : {};
+  const startLoad = loadLine();
+  console.error(`bench: columns ${columns.map((c) => c.label).join(' | ')}; ${cases.length} case(s) × ${rounds} alternating round(s) × ${reps} rep(s); ${startLoad}`);
+  if (torch.why !== undefined) console.error(torch.why);
+  const t0 = performance.now();
+  const steps = new Map([TINY_STEP, SMALL_STEP].map((s) => [s.name, s]));
+  const r = await runCompare({ columns, cases, stepConfigs: steps, rounds, reps, ...(torch.setup === undefined ? {} : { pytorch: torch.setup }) });
+  const endLoad = loadLine();
+  const table = compareTable(r);
+  console.log('');
+  for (const c of cases) console.log(`${c.name}: ${c.description}`);
+  console.log('');
+  console.log(table);
+  for (const n of r.notes) console.log(`  ${n}`);
+  if (torch.why !== undefined) console.log(`  ${torch.why}`);
+  console.log(`\n${new Date().toISOString()}; before: ${startLoad}; after: ${endLoad}; total ${formatDuration((performance.now() - t0) / 1000)}`);
+  mkdirSync(dirname(out), { recursive: true });
+  const doc = {
+    date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '',
+    loadBefore: startLoad, loadAfter: endLoad, protocol: { mode: 'alternating rounds', rounds, reps, warmupPerRound: 1, statistic: 'median of all timed repetitions' },
+    columns: r.columns, cases: cases.map((c) => ({ name: c.name, description: c.description })),
+    median: Object.fromEntries(r.median), rounds: r.rounds, notes: r.notes, table,
   };
   writeFileAtomic(out, new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`));
   console.log(`wrote ${out}`);

@@ -3,6 +3,7 @@ import { useBackend, useBestBackend, backendNames, type BackendName } from '../b
 import type { GenerateOptions, LabelMode, SamplerName } from '../generate/generate.js';
 import { loadModelFiles, loadRunModels, loadVae, ModelLoadError, readLatentStats, resolveCheckpoint, type LoadedModels, type LoadedVae, type SitWeightsChoice } from '../generate/models.js';
 import { intFlag, numberFlag, stringFlag, UsageError, type Parsed } from './args.js';
+import { THREADS_HELP } from './threads-flag.js';
 
 /** Flag names of {@link modelsFromFlags}. @category utility types */
 export const MODEL_FLAGS = ['run', 'sit', 'vae', 'config', 'latents-stats', 'weights'] as const;
@@ -21,7 +22,7 @@ export const MODEL_HELP = `models (either a run, or explicit files):
   --weights ema|model    SiT weights of a run (default ema)`;
 
 /** Help line of `--backend`. @category utility types */
-export const BACKEND_HELP = `  --backend NAME         auto (default: torch:cuda, tensorflow, torch, wasm, cpu — the first that runs), ${backendNames.join(', ')}`;
+export const BACKEND_HELP = `  --backend NAME         auto (default: torch:cuda, tensorflow, torch, wasm, cpu — the first that runs), ${backendNames.join(', ')}\n${THREADS_HELP}`;
 
 /** Activates the backend named by `--backend` (default `auto`); an unknown name is a usage error naming the flag. @category utility types */
 export async function backendFromFlags(p: Parsed): Promise<string> {

@@ -35,7 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`repae: unknown command '${cmd}' (commands: ${Object.keys(commands).join(', ')}; see repae --help)`);
     return 2;
   }
-  return runGuarded(cmd, () => c.run(rest));
+  return runGuarded(cmd, async () => c.run((await import('./threads-flag.js')).takeThreadsFlag(rest)));
 }
 
 /**

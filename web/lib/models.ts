@@ -13,6 +13,8 @@ import { vaeConfigFromStateDict, vaeFromStateDict, vaeStateDictSpec } from '../.
 import { customSitConfig, sitConfig, type SitConfig, type SitName } from '../../src/models/sit/config.js';
 import { initSit, type SitWeights } from '../../src/models/sit/params.js';
 import { initVae, vaeConfig, vaeDownsampling, type VaeConfig, type VaeParams } from '../../src/models/vae/index.js';
+import { sitConfigFromStateDict, sitHintsFromRun } from '../../src/generate/models.js';
+import { decodeRunConfig } from '../../src/train/config.js';
 
 /** A JSON object as read from a config file. */
 export type Json = Readonly<Record<string, unknown>>;
@@ -167,3 +169,17 @@ export function loadSit(bytes: Uint8Array, file: string, json: Json): SitModel {
 
 /** Frees a model's tensors. */
 export const disposeModel = (m: VaeModel | SitModel | undefined): void => dispose(m === undefined ? undefined : 'params' in m ? m.params : m.weights);
+
+/**
+ * Loads a SiT saved by `repae train` / `npm start` (a checkpoint's `ema` or `sit` section, official
+ * names) with its run configuration (`state.json`'s `state.config`): sizes come from the weights,
+ * heads, classes, encoder depth and BatchNorm settings from the config, as `repae sample --run` does.
+ */
+export function loadRunSit(bytes: Uint8Array, file: string, runConfig: Json): SitModel {
+  const entries = readSafetensors(bytes, file).entries;
+  const run = decodeRunConfig(runConfig as Record<string, unknown>, `${file}: run config`);
+  const cfg = sitConfigFromStateDict(entries, sitHintsFromRun(run), file);
+  const weights = sitFromStateDict(entries, cfg, { source: file });
+  const size = `${cfg.depth} blocks, D=${cfg.hiddenSize}, p=${cfg.patchSize}, ${cfg.inputSize}×${cfg.inputSize}×${cfg.inChannels} latents, ${cfg.numClasses} classes`;
+  return { weights, cfg, label: `${file}: SiT (${size})` };
+}
