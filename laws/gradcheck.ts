@@ -1,6 +1,6 @@
 /** @file Finite-difference gradient check with float32-aware tolerances. */
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureGradients } from '../src/backends/gradients.js';
+import { ensureGradients } from '../src/core/setup.js';
 
 /**
  * Compares the autodiff gradient of a scalar function `f(x)` with central differences

@@ -3,8 +3,8 @@ import { add, read, scalar } from '../src/core/ops/index.js';
 import { dispose } from '../src/core/scope.js';
 import type { T } from '../src/core/tensor.js';
 import { tensorsIn } from '../src/core/tree.js';
-import type { AdamWConfig, GradientTransformation, GradLeaf } from '../src/train/optim.js';
-import { chain } from '../src/train/optim.js';
+import type { AdamWConfig, GradientTransformation, GradLeaf } from '../src/optim/optim.js';
+import { chain } from '../src/optim/optim.js';
 
 /**
  * The closed form of `steps` AdamW steps with a constant gradient `g` on a scalar parameter `p`

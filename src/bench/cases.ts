@@ -22,10 +22,10 @@ import { initVae } from '../models/vae/params.js';
 import { initAttention } from '../nn/attention.js';
 import { initLinear } from '../nn/linear.js';
 import { initMlp } from '../nn/mlp.js';
-import { setupRun } from '../repae/run.js';
+import { setupRun } from '../train/run.js';
 import { initRepaeOpt, readMetrics, repaeStep, type RepaeBatch, type RepaeState } from '../repae/step.js';
 import { decodeRunConfig, type RunConfig } from '../train/config.js';
-import { emaInit } from '../train/ema.js';
+import { emaInit } from '../optim/ema.js';
 
 /** A prepared benchmark case on the active backend. @category utility types */
 export interface BenchCase {

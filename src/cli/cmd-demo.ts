@@ -5,15 +5,15 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseOld } from '../core/scope.js';
-import { buildEncoder, initRunState, openDataset, setupRun } from '../repae/run.js';
-import { evaluateRun } from '../repae/evaluate.js';
+import { buildEncoder, initRunState, openDataset, setupRun } from '../train/run.js';
+import { evaluateRun } from '../train/evaluate.js';
 import { linePlotPng, linePlotSvg, type Series } from '../report/plot.js';
 import { routingTableMarkdown } from '../report/routing-table.js';
 import { decodeRunConfig, type RunConfig } from '../train/config.js';
 import { trainLoop } from '../train/loop.js';
 import { intFlag, parseArgs, stringFlag, switchFlag } from './args.js';
 import { OutputExistsError } from './errors.js';
-import { chooseBackend } from './cmd-train.js';
+import { activateBackend } from './gen-common.js';
 
 /** The demo's configuration: a tiny REPA-E that trains in a few minutes on 2 CPU cores. @category optimizers */
 export const demoConfig = (outputDir: string, steps: number): RunConfig =>
@@ -38,7 +38,7 @@ export async function runDemo(outputDir: string, steps: number, log: (s: string)
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const t0 = performance.now();
-  const backend = await chooseBackend(cfg);
+  const backend = await activateBackend(cfg.backend);
   log(`repae demo: a tiny REPA-E (SiT ${cfg.sitDepth}×${cfg.sitHidden}, VAE f${2 ** (cfg.vaeChMult.length - 1)}d${cfg.vaeEmbedDim}, ${steps} steps) on ${backend}, output ${runDir}`);
   const data = openDataset(cfg);
   const enc = await buildEncoder(cfg, data, undefined, log, cfg.encoderSteps);

@@ -9,7 +9,7 @@ import { encodeImages } from '../generate/codec.js';
 import { openImageSource } from '../generate/sources.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeSafetensorsFile } from '../io/tensors.js';
-import { latentPcaPng } from '../metrics/pca-image.js';
+import { latentPcaPng } from '../io/pca-png.js';
 import { vaeDownsampling } from '../models/vae/config.js';
 import { parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
 import { checkOutput } from './errors.js';

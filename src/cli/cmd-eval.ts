@@ -8,7 +8,8 @@ import { generate } from '../generate/generate.js';
 import type { LoadedModels } from '../generate/models.js';
 import { openImageSource, type ImageSource } from '../generate/sources.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadMobilenet, type MobilenetLayer, type MobilenetParams } from '../models/encoders/mobilenet.js';
+import { type MobilenetLayer, type MobilenetParams } from '../models/encoders/mobilenet.js';
+import { loadMobilenet } from '../io/statedict/mobilenet.js';
 import { numberFlag, parseArgs, stringFlag, switchFlag, UsageError, type Parsed } from './args.js';
 import { checkOutput } from './errors.js';
 import {

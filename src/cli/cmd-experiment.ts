@@ -6,15 +6,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseOld } from '../core/scope.js';
-import { evaluateRun, type RunEvaluation } from '../repae/evaluate.js';
-import { buildEncoder, initRunState, openDataset, setupRun } from '../repae/run.js';
+import { evaluateRun, type RunEvaluation } from '../train/evaluate.js';
+import { buildEncoder, initRunState, openDataset, setupRun } from '../train/run.js';
 import { linePlotPng, linePlotSvg, type Series } from '../report/plot.js';
 import { routingTableMarkdown } from '../report/routing-table.js';
 import { decodeRunConfig, type RunConfig } from '../train/config.js';
 import { trainLoop } from '../train/loop.js';
 import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
 import { OutputExistsError } from './errors.js';
-import { chooseBackend } from './cmd-train.js';
+import { activateBackend } from './gen-common.js';
 
 /** The variants compared, as run modes. @category optimizers */
 export const experimentVariants = [
@@ -36,7 +36,7 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
   const t0 = performance.now();
   mkdirSync(o.out, { recursive: true });
   const pre = base({ expName: 'vae-pretrain', mode: 'repae-e', projCoeff: 0, vaeAlignProjCoeff: 0, maxTrainSteps: o.pretrainSteps, checkpointingSteps: o.pretrainSteps, samplingSteps: 1_000_000 });
-  const backend = await chooseBackend(pre);
+  const backend = await activateBackend(pre.backend);
   const data = openDataset(pre);
   log(`experiment on ${backend}: ${data.name}, ${data.length} images; VAE pretraining ${o.pretrainSteps} steps, then 3 × ${o.steps} steps`);
   const enc = await buildEncoder(pre, data, undefined, log);

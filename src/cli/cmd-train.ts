@@ -24,14 +24,6 @@ export const trainHelp = (): string =>
     'data-parallel: --nproc N (local ranks, Gloo on 127.0.0.1; --batch-size is the global batch), --master-port P, --dist-timeout-ms T (default 60000),',
     '  --dist-rng global|per-rank; several machines: set RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT per process (torchrun style)'].join('\n');
 
-/** Chooses the backend of a run (`auto`: the fastest available one). @category backends */
-export async function chooseBackend(cfg: RunConfig): Promise<string> {
-  const { useBackend, useBestBackend } = await import('../backends/index.js');
-  if (cfg.backend === 'auto') return useBestBackend();
-  await useBackend(cfg.backend as Parameters<typeof useBackend>[0]);
-  return cfg.backend;
-}
-
 /** Options of {@link runTraining} beyond the run config. @category optimizers */
 export interface TrainingOptions {
   /** With `resume: false`, delete an existing run's checkpoints and metrics instead of refusing. */
@@ -68,12 +60,12 @@ export async function runTraining(cfg: RunConfig, log: (s: string) => void = con
   }
   // The model code loads only now: a bad command line or config fails in well under a second.
   const [{ checkResumeConfig, trainLoop }, { buildEncoder, initRunState, openDataset, preflightRun, setupRun }, { latestCheckpoint, loadCheckpoint }, { releaseOld }] = await Promise.all([
-    import('../train/loop.js'), import('../repae/run.js'), import('../io/checkpoint.js'), import('../core/scope.js'),
+    import('../train/loop.js'), import('../train/run.js'), import('../io/checkpoint.js'), import('../core/scope.js'),
   ]);
   if (cfg.resume && leader) checkResumeConfig(runDir, cfg, opts.allowConfigChange === true);
   const data = openDataset(cfg);
   preflightRun(cfg, data);
-  const backend = await chooseBackend(cfg);
+  const backend = await (await import('./gen-common.js')).activateBackend(cfg.backend);
   log(`repae train: mode ${cfg.mode}, backend ${backend}, run ${runDir}`);
   log(`data: ${data.name} (${data.length} images, ${data.classes.length} classes)`);
   const { latest } = latestCheckpoint(runDir);

@@ -3,6 +3,7 @@ import { useBackend, useBestBackend, backendNames, type BackendName } from '../b
 import type { GenerateOptions, LabelMode, SamplerName } from '../generate/generate.js';
 import { loadModelFiles, loadRunModels, loadVae, ModelLoadError, readLatentStats, resolveCheckpoint, type LoadedModels, type LoadedVae, type SitWeightsChoice } from '../generate/models.js';
 import { intFlag, numberFlag, stringFlag, UsageError, type Parsed } from './args.js';
+import { progressBar } from './progress.js';
 import { THREADS_HELP } from './threads-flag.js';
 
 /** Flag names of {@link modelsFromFlags}. @category utility types */
@@ -24,14 +25,21 @@ export const MODEL_HELP = `models (either a run, or explicit files):
 /** Help line of `--backend`. @category utility types */
 export const BACKEND_HELP = `  --backend NAME         auto (default: torch:cuda, tensorflow, torch, wasm, cpu — the first that runs), ${backendNames.join(', ')}\n${THREADS_HELP}`;
 
-/** Activates the backend named by `--backend` (default `auto`); an unknown name is a usage error naming the flag. @category utility types */
-export async function backendFromFlags(p: Parsed): Promise<string> {
-  const b = stringFlag(p, 'backend', 'auto');
-  if (b === 'auto') return useBestBackend();
-  if (!(backendNames as readonly string[]).includes(b)) throw new UsageError(`--backend expects auto or one of ${backendNames.join(', ')}, got '${b}'`);
-  await useBackend(b as BackendName);
-  return b;
+/**
+ * Activates a backend by name (`auto`: the fastest that runs here) and returns its name; an unknown
+ * name is a usage error naming the flag. The one backend helper of the CLI (`--backend` of every
+ * command, and a run config's `backend`).
+ * @category backends
+ */
+export async function activateBackend(name: string, flag = '--backend'): Promise<string> {
+  if (name === 'auto') return useBestBackend();
+  if (!(backendNames as readonly string[]).includes(name)) throw new UsageError(`${flag} expects auto or one of ${backendNames.join(', ')}, got '${name}'`);
+  await useBackend(name as BackendName);
+  return name;
 }
+
+/** Activates the backend named by `--backend` (default `auto`), see {@link activateBackend}. @category backends */
+export const backendFromFlags = (p: Parsed): Promise<string> => activateBackend(stringFlag(p, 'backend', 'auto'));
 
 /** An integer flag ≥ `min`, naming the flag on error (re-exported from args.ts). @category utility types */
 export { intFlag };
@@ -122,6 +130,7 @@ export function sampleOptionsFromFlags(p: Parsed, m: LoadedModels, runDir: strin
   const exp = m.run.expName.replace(/[^A-Za-z0-9_.-]/g, '_');
   const dfltName = `${exp}_${String(m.step).padStart(7, '0')}_${sampler}${numSteps}_cfg${cfgScale}-${low}-${high}_seed${seed}`;
   return {
+    progress: ({ label, total, initial }) => progressBar({ label, total, initial, unit: 'img' }),
     numSamples: intFlag(p, 'num-samples', 64),
     batchSize: intFlag(p, 'batch-size', 16),
     seed,

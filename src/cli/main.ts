@@ -7,15 +7,20 @@ interface Command {
   readonly run: (argv: readonly string[]) => Promise<number>;
 }
 
-const commands: Record<string, Command> = {
+/** Every sub-command, in one table; each implementation module loads on first use. */
+const commands: Readonly<Record<string, Command>> = {
+  train: { summary: 'train REPA-E / LDM / vanilla / naive-E2E (repae train --help)', run: async (a) => (await import('./cmd-train.js')).trainCommand(a) },
+  demo: { summary: 'the main job: train a tiny REPA-E offline on built-in data, sample, write a report (npm start)', run: async (a) => (await import('./cmd-demo.js')).demoCommand(a) },
+  experiment: { summary: 'frozen-VAE REPA vs REPA-E vs naive E2E on CIFAR-10 + MobileNet (needs ../shared/data)', run: async (a) => (await import('./cmd-experiment.js')).experimentCommand(a) },
+  sample: { summary: 'generate samples from a run into an ADM .npz + PNG grid (resumable)', run: async (a) => (await import('./cmd-sample.js')).sampleCommand(a) },
+  eval: { summary: 'Fréchet distance, precision/recall, latent SV/TV, recon PSNR/SSIM, CKNNA → table + JSON', run: async (a) => (await import('./cmd-eval.js')).evalCommand(a) },
+  encode: { summary: 'images → VAE latents (.safetensors) and the latent PCA image', run: async (a) => (await import('./cmd-encode.js')).encodeCommand(a) },
+  decode: { summary: 'latents (.safetensors) → images (PNG grid, optional .npz)', run: async (a) => (await import('./cmd-decode.js')).decodeCommand(a) },
+  'export-vae': { summary: "a run's VAE as the official bundle + diffusers layout, latent stats from the EMA BN", run: async (a) => (await import('./cmd-export-vae.js')).exportVaeCommand(a) },
+  bench: { summary: 'time a REPA-E step, a 1024² matmul and a SiT-S/2 block per backend → bench/results.json', run: async (a) => (await import('./cmd-bench.js')).benchCommand(a) },
   backends: { summary: 'list the tfjs backends and whether each can run here', run: async (a) => (await import('./cmd-backends.js')).backendsCommand(a) },
   golden: { summary: 'check golden fixtures: repae golden DIR [--backend cpu|wasm|torch|torch:cuda|webgpu|tensorflow]', run: async (a) => (await import('./cmd-golden.js')).goldenCommand(a) },
 };
-
-/** Registers a sub-command (used by the modules that implement training, sampling, ...). @category utility types */
-export function registerCommand(name: string, summary: string, run: (argv: readonly string[]) => Promise<number>): void {
-  commands[name] = { summary, run };
-}
 
 function help(): string {
   const w = Math.max(...Object.keys(commands).map((k) => k.length));
@@ -24,7 +29,6 @@ function help(): string {
 
 /** Runs the command line and returns the exit code. @category utility types */
 export async function main(argv: readonly string[]): Promise<number> {
-  await import('./commands.js');
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(help());

@@ -2,10 +2,10 @@
  * @file Data-parallel collectives over parameter / gradient trees, on libtorch's c10d (Gloo on CPU,
  * NCCL where the addon is built for CUDA). tfjs tensors of any backend travel through one packed
  * host buffer per call (one coalesced c10d operation); tensors of the torch backend are cloned on
- * the torch side and their native tensors reduced in place (no host transfer, see io/torch-tensors).
+ * the torch side and their native tensors reduced in place (no host transfer, see backends/torch/clones.ts).
  */
-import { packLeaves, replaceTensors, treeTensors, unpackLeaves } from '../io/host-buffers.js';
-import { torchClones } from '../io/torch-tensors.js';
+import { packLeaves, replaceTensors, treeTensors, unpackLeaves } from '../backends/host-buffers.js';
+import { torchClones } from '../backends/torch/clones.js';
 import { nativeCollective, type NativeBuffer, type NativeGroup } from './native.js';
 
 export { CollectiveUnavailableError, addonPath, tryNativeCollective } from './native.js';

@@ -7,7 +7,7 @@ import { stopGradient } from './stop.js';
 import type { Constants, Scalar, T } from './tensor.js';
 import { tidy } from './scope.js';
 import { isTensor, leaves, tensorsIn } from './tree.js';
-import { ensureGradients, withSetupHint } from '../backends/gradients.js';
+import { ensureGradients, withSetupHint } from './setup.js';
 
 /** The value, the gradients for `W` and the auxiliary outputs (now constants) of one evaluation. @category transforms */
 export type ValueAndGrads<R extends Registry, W extends Group<R>, Aux> = readonly [Scalar, Grads<R, W>, Constants<Aux>];

@@ -1,6 +1,6 @@
 /** @file Law support: differentiate a typed function of one tensor, on a trusted tape. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureGradients } from '../backends/gradients.js';
+import { ensureGradients } from './setup.js';
 import { raw, seed, tag, tracking, withTape } from './internal.js';
 
 /** Law helpers run outside any tape: inside one, their constant results could launder a live value. */

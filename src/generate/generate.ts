@@ -24,7 +24,6 @@ import type { VaeParams } from '../models/vae/params.js';
 import { sitVelocityModel, type GuidanceOptions, type SamplerProgress } from '../sample/cfg.js';
 import { eulerSampler } from '../sample/euler.js';
 import { eulerMaruyamaSampler } from '../sample/sde.js';
-import { progressBar, type ProgressStream } from '../cli/progress.js';
 import { denormalizeLatents, type LatentStats } from './models.js';
 
 /** The samplers of `generate.py`: Euler or Heun ODE (`--mode ode [--heun]`), Euler–Maruyama SDE (`--mode sde`). @category samplers */
@@ -74,12 +73,24 @@ export interface GenerateOptions {
   readonly gridRow?: number;
   /** Keep the per-batch files after assembling (default false). */
   readonly keepWork?: boolean;
-  /** Progress on stderr (default true), or a stream to draw it on, or false. */
-  readonly progress?: boolean | ProgressStream;
+  /**
+   * Progress as a callback: called once with the label, the total and the images already on disk,
+   * it returns the sink that is told the images done so far (the CLI passes its progress bar;
+   * default or false: no progress).
+   */
+  readonly progress?: false | ((start: { readonly label: string; readonly total: number; readonly initial: number }) => ProgressSink);
   /** Identifies the models in the work-dir manifest (a resume with other models is refused). */
   readonly source?: string;
   /** Called after every batch written (or found) on disk. */
   readonly onBatch?: (e: { readonly batch: number; readonly numBatches: number; readonly reused: boolean }) => void;
+}
+
+/** Where {@link generate} reports its progress (the CLI's progress bar is one). @category utility types */
+export interface ProgressSink {
+  /** Sets the images done (may be fractional) and a note (e.g. `batch 2/5 step 12/50`). */
+  readonly update: (done: number, note?: string) => void;
+  /** Ends the progress with a note. */
+  readonly finish: (note?: string) => void;
 }
 
 /** What {@link generate} did. @category samplers */
@@ -258,8 +269,7 @@ export async function generate(m: GenerateModels, opts: GenerateOptions): Promis
   const done = new Set<number>();
   for (let b = 0; b < nb; b++) if (readBatch(batchFile(workDir, b), sizeOf(b), plan.image) !== undefined) done.add(b);
   const reusedSamples = [...done].reduce((s, b) => s + sizeOf(b), 0);
-  const stream = typeof opts.progress === 'object' ? opts.progress : undefined;
-  const bar = opts.progress === false ? undefined : progressBar({ label: `sample ${name}`, total: plan.n, unit: 'img', initial: reusedSamples, ...(stream === undefined ? {} : { stream }) });
+  const bar = opts.progress === false || opts.progress === undefined ? undefined : opts.progress({ label: `sample ${name}`, total: plan.n, initial: reusedSamples });
   let finished = reusedSamples, sampled = 0;
   for (let b = 0; b < nb; b++) {
     if (done.has(b)) {

@@ -12,8 +12,8 @@ import { L1_LPIPS_KL_GAN } from '../losses/vae.js';
 import { proceduralVgg16 } from '../models/lpips-procedural.js';
 import type { SitWeights } from '../models/sit/params.js';
 import { initRepaeOpt, readMetrics, repaeStep, type RepaeState, type RepaeStepConfig } from '../repae/step.js';
-import { emaInit } from '../train/ema.js';
-import { repaeAdamW } from '../train/optim.js';
+import { emaInit } from '../optim/ema.js';
+import { repaeAdamW } from '../optim/optim.js';
 import { entryTensor } from './sit-common.js';
 import type { Fixture, TensorCheck } from './types.js';
 

@@ -13,7 +13,8 @@ import type { T } from '../core/tensor.js';
 import { sitFromStateDict, sitKeySpecs, sitToStateDict } from '../io/statedict/sit.js';
 import type { BatchNormState } from '../nn/batch-norm.js';
 import type { SitConfig } from '../models/sit/config.js';
-import { labelDropMask, sitInference, sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../models/sit/forward.js';
+import { labelDropMask, sitInference } from '../models/sit/forward.js';
+import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../losses/diffusion.js';
 import type { PathType } from '../models/sit/interpolant.js';
 import type { Projectors, SitParams, SitWeights } from '../models/sit/params.js';
 import {

@@ -7,3 +7,4 @@ export * from './npz.js';
 export * from './atomic.js';
 export * from './tfjs-layers.js';
 export * as statedict from './statedict/index.js';
+export * from './pca-png.js';

@@ -3,9 +3,16 @@
  * components over the spatial positions, scaled to [0, 255] and shown as RGB (the usual way to
  * visualise VAE latents, e.g. REPA-E's latent figures).
  */
-import { encodePng, gridImage, type GridOptions, type Image } from '../io/png.js';
 import { MetricInputError, toHost, type MetricInput } from './host.js';
 import { symEig } from './linalg.js';
+
+/** One RGB image, row-major `[H, W, 3]` bytes (the shape `io/png`'s `encodePng` takes). @category metrics */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3;
+  readonly data: Uint8Array;
+}
 
 /** Options of {@link latentPcaImages}. @category metrics */
 export interface PcaImageOptions {
@@ -49,7 +56,7 @@ function top3(data: Float64Array, rows: number, c: number): { readonly mean: Flo
  * const [img] = await latentPcaImages(zMean, { scale: 8 })
  * @category metrics
  */
-export async function latentPcaImages(z: MetricInput, opts: PcaImageOptions = {}): Promise<Image[]> {
+export async function latentPcaImages(z: MetricInput, opts: PcaImageOptions = {}): Promise<RgbImage[]> {
   const { data, shape } = await toHost(z, 'z');
   if (shape.length !== 3 && shape.length !== 4) throw new MetricInputError(`z: expected [N, h, w, C] or [h, w, C], got [${shape.join(', ')}]`);
   const [n, h, w, c] = (shape.length === 3 ? [1, ...shape] : shape) as [number, number, number, number];
@@ -69,7 +76,7 @@ export async function latentPcaImages(z: MetricInput, opts: PcaImageOptions = {}
         proj[(i * hw + p) * 3 + q] = s;
       });
   }
-  const images: Image[] = [];
+  const images: RgbImage[] = [];
   const range = (i0: number, i1: number, q: number): [number, number] => {
     let lo = Infinity, hi = -Infinity;
     for (let i = i0; i < i1; i++) for (let p = 0; p < hw; p++) { const v = proj[(i * hw + p) * 3 + q] as number; lo = Math.min(lo, v); hi = Math.max(hi, v); }
@@ -91,17 +98,4 @@ export async function latentPcaImages(z: MetricInput, opts: PcaImageOptions = {}
     images.push({ width: W, height: H, channels: 3, data: out });
   }
   return images;
-}
-
-/**
- * A PNG of the latent PCA images of a batch, tiled as a grid (see {@link latentPcaImages} and
- * `imageGrid` in `io/png.ts`).
- * @category metrics
- */
-export async function latentPcaPng(z: MetricInput, opts: PcaImageOptions & GridOptions = {}): Promise<Uint8Array> {
-  const imgs = await latentPcaImages(z, opts);
-  const first = imgs[0] as Image;
-  const data = new Uint8Array(imgs.length * first.data.length);
-  imgs.forEach((im, i) => data.set(im.data, i * first.data.length));
-  return encodePng(gridImage({ data, shape: [imgs.length, first.height, first.width, 3] }, opts));
 }

@@ -11,7 +11,7 @@ import { vaeDiscriminatorLoss } from '../losses/disc.js';
 import { vaeGeneratorLoss, type VaeLossConfig } from '../losses/vae.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitConfig } from '../models/sit/config.js';
-import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../models/sit/forward.js';
+import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../losses/diffusion.js';
 import type { PathType } from '../models/sit/interpolant.js';
 import { vaeForward } from '../models/vae/index.js';
 import type { BatchNormState, BatchNormSync } from '../nn/batch-norm.js';

@@ -26,7 +26,7 @@ import { tensor } from '../core/ops/create.js';
 import type { Collective } from '../collective/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { sampleTimeArray } from '../models/sit/interpolant.js';
-import { batchAt, type RunSetup, type StepBatch } from '../repae/run.js';
+import { batchAt, type RunSetup, type StepBatch } from './run.js';
 import type { RepaeInject, RepaeState, RepaeStepConfig, StepParallel } from '../repae/step.js';
 
 /** How ranks draw randomness (see the file comment). @category optimizers */

@@ -1,5 +1,6 @@
-/** @file Training: optimizers as gradient transformations, EMA, the run configuration and the training loop. */
-export * from './optim.js';
-export * from './ema.js';
+/** @file The application: run setup, the run configuration, the training loop and the evaluation of runs (optimizers re-exported from `repae/optim`). */
+export * from '../optim/index.js';
 export * from './config.js';
 export * from './loop.js';
+export * from './run.js';
+export * from './evaluate.js';

@@ -14,7 +14,7 @@ import type { SitWeights } from '../models/sit/params.js';
 import { vaeDecode } from '../models/vae/index.js';
 import type { VaeParams } from '../models/vae/params.js';
 import { eulerSampler, sitVelocityModel } from '../sample/index.js';
-import { batchAt, checkEncoderTokens, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from '../repae/run.js';
+import { batchAt, checkEncoderTokens, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from './run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../repae/step.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { latestCheckpoint } from '../io/checkpoint.js';

@@ -17,10 +17,10 @@ import { proceduralVgg16 } from '../../src/models/lpips-procedural.js';
 import { sitTokens } from '../../src/models/sit/config.js';
 import { initSit, latentBnFromStats } from '../../src/models/sit/params.js';
 import { initVae } from '../../src/models/vae/params.js';
-import { setupRun } from '../../src/repae/run.js';
+import { setupRun } from '../../src/train/run.js';
 import { initRepaeOpt, readMetrics, repaeStep, type RepaeBatch, type RepaeState } from '../../src/repae/step.js';
 import { decodeRunConfig, type RunConfig } from '../../src/train/config.js';
-import { emaInit } from '../../src/train/ema.js';
+import { emaInit } from '../../src/optim/ema.js';
 
 const avail = await availability('torch');
 if (!avail.available) it(`torch backend unavailable here: ${avail.reason}`, () => expect(avail.reason).toMatch(/build:native|libtorch|LIBTORCH/));

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
 import { releaseOld } from '../../src/core/scope.js';
 import { latestCheckpoint } from '../../src/io/checkpoint.js';
-import { buildEncoder, initRunState, openDataset, setupRun } from '../../src/repae/run.js';
+import { buildEncoder, initRunState, openDataset, setupRun } from '../../src/train/run.js';
 import { decodeRunConfig } from '../../src/train/config.js';
 import { TrainingInterruptedError, trainLoop } from '../../src/train/loop.js';
 

@@ -11,11 +11,10 @@ import { disposeTree } from '../../src/core/tree.js';
 import { numTensors } from '../../src/core/scope.js';
 import { cifarPngDataset } from '../../src/data/cifar-png.js';
 import { parseLayersModel } from '../../src/io/tfjs-layers.js';
+import { loadMobilenet, mobilenetFromLayersModel } from '../../src/io/statedict/mobilenet.js';
 import { TokenMismatchError, checkTokenMatch } from '../../src/models/encoders/encoder.js';
 import {
-  loadMobilenet,
   mobilenetFeatures,
-  mobilenetFromLayersModel,
   mobilenetLogits,
   mobilenetSpec,
   type MobilenetParams,

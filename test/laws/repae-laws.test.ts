@@ -19,7 +19,7 @@ import { initVae } from '../../src/models/vae/index.js';
 import type { RepaeFamilies } from '../../src/repae/registry.js';
 import { repae } from '../../src/repae/registry.js';
 import { discObjective, sitObjective, UNSAFE_naiveEndToEndVaeObjective, vaeObjective, type DiscBatch, type SitBatch, type VaeBatch } from '../../src/repae/routing.js';
-import { setupRun } from '../../src/repae/run.js';
+import { setupRun } from '../../src/train/run.js';
 import { decodeRunConfig } from '../../src/train/config.js';
 import { describeEachBackend } from '../helpers/backends.js';
 

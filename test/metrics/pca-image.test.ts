@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { constant } from '../../src/core/tensor.js';
 import { decodePng } from '../../src/io/png.js';
-import { latentPcaImages, latentPcaPng } from '../../src/metrics/pca-image.js';
+import { latentPcaImages } from '../../src/metrics/pca-image.js';
+import { latentPcaPng } from '../../src/io/pca-png.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
 /** A latent [1, h, w, 4] = 4·x·u1 + 2·y·u2 + (x·y parity)·u3 + const, with orthonormal u1, u2, u3 in R⁴. */

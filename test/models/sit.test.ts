@@ -12,7 +12,8 @@ import {
 import { StateDictError } from '../../src/io/statedict/entries.js';
 import { customSitConfig, sitConfig, type SitConfig } from '../../src/models/sit/config.js';
 import { sincosPosEmbedArray, timestepEmbedding } from '../../src/models/sit/embed.js';
-import { patchify, projector, sitForward, sitInference, sitLosses, sitTrunk, unpatchify } from '../../src/models/sit/forward.js';
+import { patchify, projector, sitForward, sitInference, sitTrunk, unpatchify } from '../../src/models/sit/forward.js';
+import { sitLosses } from '../../src/losses/diffusion.js';
 import { initSit, latentBnFromStats, type SitWeights } from '../../src/models/sit/params.js';
 import { describeEachBackend } from '../helpers/backends.js';
 

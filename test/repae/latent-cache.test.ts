@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
 import { key } from '../../src/core/rng.js';
 import { releaseOld } from '../../src/core/scope.js';
-import { batchAt, LatentCache, openDataset, setupRun } from '../../src/repae/run.js';
+import { batchAt, LatentCache, openDataset, setupRun } from '../../src/train/run.js';
 import { initVae } from '../../src/models/vae/params.js';
 import { vaeEncode } from '../../src/models/vae/index.js';
 import { decodeRunConfig } from '../../src/train/config.js';

@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
 import { releaseOld } from '../../src/core/scope.js';
 import { latestCheckpoint } from '../../src/io/checkpoint.js';
-import { buildEncoder, initRunState, openDataset, setupRun } from '../../src/repae/run.js';
+import { buildEncoder, initRunState, openDataset, setupRun } from '../../src/train/run.js';
 import { decodeRunConfig, type RunConfig } from '../../src/train/config.js';
 import { trainLoop } from '../../src/train/loop.js';
 

@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
 import { singleProcessCollective } from '../../src/collective/index.js';
 import { releaseOld } from '../../src/core/scope.js';
-import { batchAt, buildEncoder, initRunState, openDataset, setupRun } from '../../src/repae/run.js';
+import { batchAt, buildEncoder, initRunState, openDataset, setupRun } from '../../src/train/run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../../src/repae/step.js';
 import { decodeRunConfig } from '../../src/train/config.js';
 import { globalBatchNoise, loopParallel } from '../../src/train/distributed.js';

@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { adamClosedForm, chainAssociativity, runOptimizer } from '../../laws/index.js';
-import { adamw, chain, clipByGlobalNorm, globalNorm, repaeAdamW, sgd, type GradientTransformation, type AdamLeafState } from '../../src/train/optim.js';
-import { emaInit, emaUpdate } from '../../src/train/ema.js';
+import { adamw, chain, clipByGlobalNorm, globalNorm, repaeAdamW, sgd, type GradientTransformation, type AdamLeafState } from '../../src/optim/optim.js';
+import { emaInit, emaUpdate } from '../../src/optim/ema.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
 describeEachBackend('optimizers', () => {

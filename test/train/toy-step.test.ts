@@ -4,7 +4,7 @@ import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { releaseOld, rng, type Store } from '../../src/core/index.js';
-import { adamw, initOptimizers, sgd, stepGroup, type OptState, type Optimizers } from '../../src/train/optim.js';
+import { adamw, initOptimizers, sgd, stepGroup, type OptState, type Optimizers } from '../../src/optim/optim.js';
 import { alignToy, diffusionToy, regToy, toy, type Toy, type ToyBatch } from '../helpers/toy.js';
 import { describeEachBackend } from '../helpers/backends.js';
 

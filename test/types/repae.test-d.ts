@@ -2,7 +2,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type { Constants, Loss, T, Trainable } from '../../src/core/index.js';
 import type { RepaeFamilies } from '../../src/repae/registry.js';
 import { discObjective, repaeRoutes, sitObjective, UNSAFE_naiveEndToEndVaeObjective, vaeObjective, type DiscBatch, type SitBatch, type VaeBatch } from '../../src/repae/routing.js';
-import type { Optimizers } from '../../src/train/optim.js';
+import type { Optimizers } from '../../src/optim/optim.js';
 
 describe('REPA-E routing types', () => {
   it('the routing table as types', () => {

@@ -2,7 +2,8 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type { T } from '../../src/core/tensor.js';
 import type { BatchNormState } from '../../src/nn/batch-norm.js';
 import type { SitConfig } from '../../src/models/sit/config.js';
-import { sitForward, sitInference, sitLosses } from '../../src/models/sit/forward.js';
+import { sitForward, sitInference } from '../../src/models/sit/forward.js';
+import { sitLosses } from '../../src/losses/diffusion.js';
 import type { Projectors, SitParams } from '../../src/models/sit/params.js';
 
 declare const cfg: SitConfig;

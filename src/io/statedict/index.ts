@@ -7,3 +7,4 @@ export * as discriminator from './discriminator.js';
 export * as lpips from './lpips.js';
 export * as dinov2 from './dinov2.js';
 export * as inception from './inception.js';
+export * as mobilenet from './mobilenet.js';

@@ -1,7 +1,7 @@
 // The diffusion loss itself refuses a live latent, wherever it is written: in a loss over ['sit'],
 // over ['vae'], or a joint one. Only the UNSAFE capability opens it (the naive ablation).
 import { mean, type T } from '../../../src/core/index.js';
-import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../../../src/models/sit/forward.js';
+import { sitLosses, UNSAFE_LIVE_LATENT_DIFFUSION } from '../../../src/losses/diffusion.js';
 import { vaeForward } from '../../../src/models/vae/index.js';
 import { repae } from '../../../src/repae/registry.js';
 import type { SitBatch, VaeBatch } from '../../../src/repae/routing.js';

@@ -5,8 +5,8 @@
  * (tfjs tensors are immutable and may share storage), so the tree operations stay pure.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { TorchBackend } from '../backends/torch/backend.js';
-import type { TorchHandle } from '../backends/torch/native.js';
+import { TorchBackend } from './backend.js';
+import type { TorchHandle } from './native.js';
 
 let cloneOp = -1;
 

@@ -24,7 +24,8 @@ import { vaeFromStateDict, vaeToStateDict } from '../io/statedict/vae.js';
 import { L1_LPIPS_KL_GAN, type VaeLossConfig } from '../losses/vae.js';
 import { initDiscriminator, initDiscriminatorState, type DiscriminatorConfig } from '../models/discriminator.js';
 import { checkTokenMatch, type EncoderSpec } from '../models/encoders/encoder.js';
-import { loadMobilenet, mobilenetFeatures, mobilenetSpec, type MobilenetLayer } from '../models/encoders/mobilenet.js';
+import { mobilenetFeatures, mobilenetSpec, type MobilenetLayer } from '../models/encoders/mobilenet.js';
+import { loadMobilenet } from '../io/statedict/mobilenet.js';
 import { initTinyCnn, tinyCnnFeatures, tinyCnnSpec, type TinyCnnParams } from '../models/encoders/tiny-cnn.js';
 import { initLpipsScaling, type LpipsParams } from '../models/lpips.js';
 import { proceduralVgg16 } from '../models/lpips-procedural.js';
@@ -33,11 +34,11 @@ import { initSit, latentBnFromStats, type SitWeights } from '../models/sit/param
 import { vaeConfig, vaeDownsampling, type VaeConfig } from '../models/vae/config.js';
 import { initVae, type VaeParams } from '../models/vae/params.js';
 import { posteriorSample, vaeEncode } from '../models/vae/index.js';
-import { emaInit } from '../train/ema.js';
-import { ConfigError, type RunConfig } from '../train/config.js';
-import type { AdamLeafState } from '../train/optim.js';
-import type { EncoderWeights, RepaeFamilies } from './registry.js';
-import { initRepaeOpt, type RepaeState, type RepaeStepConfig } from './step.js';
+import { emaInit } from '../optim/ema.js';
+import { ConfigError, type RunConfig } from './config.js';
+import type { AdamLeafState } from '../optim/optim.js';
+import type { EncoderWeights, RepaeFamilies } from '../repae/registry.js';
+import { initRepaeOpt, type RepaeState, type RepaeStepConfig } from '../repae/step.js';
 import type { Trainable } from '../core/groups.js';
 
 /** A frozen representation encoder as the loop uses it. @category models */

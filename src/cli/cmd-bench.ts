@@ -4,13 +4,13 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { available, backendNames, explicitThreads, type BackendName } from '../backends/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from '../cli/args.js';
-import { checkOutput } from '../cli/errors.js';
-import { intFlag } from '../cli/gen-common.js';
-import { formatDuration } from '../cli/progress.js';
-import { readReference, runBench, type BenchResult } from './bench.js';
-import { defaultCases, matmulCase, SMALL_STEP, TINY_STEP } from './cases.js';
-import { compareTable, defaultColumns, findPytorch, runCompare } from './compare.js';
+import { numberFlag, parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
+import { checkOutput } from './errors.js';
+import { intFlag } from './gen-common.js';
+import { formatDuration } from './progress.js';
+import { readReference, runBench, type BenchResult } from '../bench/bench.js';
+import { defaultCases, matmulCase, SMALL_STEP, TINY_STEP } from '../bench/cases.js';
+import { compareTable, defaultColumns, findPytorch, runCompare } from '../bench/compare.js';
 
 /** The project root (two levels above this file; the working directory when bundled). */
 const repoRoot = (): string => (typeof import.meta.dirname === 'string' ? resolve(import.meta.dirname, '..', '..') : process.cwd());

@@ -8,16 +8,16 @@ import { imageGrid } from '../io/png.js';
 import { cknna } from '../metrics/cknna.js';
 import { fid } from '../metrics/fid.js';
 import { spatialVariance, totalVariation } from '../metrics/latent.js';
-import { latentPcaPng } from '../metrics/pca-image.js';
+import { latentPcaPng } from '../io/pca-png.js';
 import { reconstructionMetrics } from '../metrics/recon.js';
 import { sitTrunk } from '../models/sit/forward.js';
 import { batchNorm } from '../nn/batch-norm.js';
 import { sitBnConfig } from '../models/sit/params.js';
 import { vaeDecode, vaeEncode } from '../models/vae/index.js';
 import { eulerSampler, sitVelocityModel } from '../sample/index.js';
-import { decodeLatents } from '../train/loop.js';
+import { decodeLatents } from './loop.js';
 import { batchAt, type RunEncoder, type RunSetup } from './run.js';
-import type { RepaeState } from './step.js';
+import type { RepaeState } from '../repae/step.js';
 
 /** Numbers of an evaluation (see {@link evaluateRun}). @category metrics */
 export interface RunEvaluation {
