@@ -4,7 +4,7 @@ import { dispose } from '../src/core/scope.js';
 import type { T } from '../src/core/tensor.js';
 import { tensorsIn } from '../src/core/tree.js';
 import type { AdamWConfig, GradientTransformation, GradLeaf } from '../src/optim/optim.js';
-import { chain } from '../src/optim/optim.js';
+import { chain, partition } from '../src/optim/optim.js';
 
 /**
  * The closed form of `steps` AdamW steps with a constant gradient `g` on a scalar parameter `p`
@@ -28,8 +28,17 @@ export function adamClosedForm(p: number, g: number, steps: number, c: AdamWConf
  * @category laws
  */
 export async function runOptimizer<S>(opt: GradientTransformation<S>, ps: readonly number[], gs: readonly (number | null)[], steps: number): Promise<number[]> {
+  return runOptimizerOn(opt, (params) => params, ps, gs, steps);
+}
+
+/**
+ * {@link runOptimizer} with `init` given the tree `shape(params)` of the scalar parameters (whose
+ * flatten order must be the order of `ps`), e.g. a record of groups for a `partition`.
+ * @category laws
+ */
+export async function runOptimizerOn<S>(opt: GradientTransformation<S>, shape: (params: T<never>[]) => unknown, ps: readonly number[], gs: readonly (number | null)[], steps: number): Promise<number[]> {
   let params: T<never>[] = ps.map((p) => scalar(p));
-  let state = opt.init(params);
+  let state = opt.init(shape(params));
   for (let t = 0; t < steps; t++) {
     const grads: GradLeaf[] = gs.map((g) => (g === null ? null : scalar(g)));
     const [upd, next] = opt.update(grads, state, params);
@@ -63,4 +72,41 @@ export async function chainAssociativity<A, B, C>(
   const left = await runOptimizer(chain(chain(a, b), c), ps, gs, steps);
   const right = await runOptimizer(chain(a, chain(b, c)), ps, gs, steps);
   return Math.max(...left.map((x, i) => Math.abs(x - (right[i] as number))));
+}
+
+/** One parameter group of {@link partitionByHand}: its label, scalar parameters and constant gradients (null = none). @category laws */
+export interface LawGroup<L extends string> {
+  readonly label: L;
+  readonly ps: readonly number[];
+  readonly gs: readonly (number | null)[];
+}
+
+/**
+ * `partition(transforms, labels)` for `steps` steps gives the same parameters as running, by hand,
+ * each label's transformation on the leaves of its groups together (groups in sorted key order, as
+ * {@link flatten} visits them). Returns the max difference.
+ * @category laws
+ */
+export async function partitionByHand<L extends string>(
+  transforms: { readonly [l in L]: GradientTransformation<unknown> },
+  groups: { readonly [g: string]: LawGroup<L> },
+  steps: number,
+): Promise<number> {
+  const keys = Object.keys(groups).sort();
+  const labels = Object.fromEntries(keys.map((g) => [g, groups[g]!.label])) as Record<string, L>;
+  const ps = keys.flatMap((g) => groups[g]!.ps), gs = keys.flatMap((g) => groups[g]!.gs);
+  const shape = (params: T<never>[]): Record<string, T<never>[]> => {
+    let i = 0;
+    return Object.fromEntries(keys.map((g) => [g, groups[g]!.ps.map(() => params[i++]!)]));
+  };
+  const together = await runOptimizerOn(partition(transforms, labels), shape, ps, gs, steps);
+  const byHand = new Map<string, number[]>();
+  for (const l of Object.keys(transforms) as L[]) {
+    const mine = keys.filter((g) => groups[g]!.label === l);
+    const out = await runOptimizer(transforms[l], mine.flatMap((g) => groups[g]!.ps), mine.flatMap((g) => groups[g]!.gs), steps);
+    let i = 0;
+    for (const g of mine) byHand.set(g, groups[g]!.ps.map(() => out[i++]!));
+  }
+  const expected = keys.flatMap((g) => byHand.get(g)!);
+  return Math.max(...together.map((x, i) => Math.abs(x - expected[i]!)));
 }

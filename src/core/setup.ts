@@ -2,7 +2,7 @@
  * @file Registers tfjs-core's gradient functions exactly once — in Node (CLI, examples, vitest, an
  * installed package) and in browsers — before the first gradient, and runs the backend layer's
  * kernel fixes through a hook that `src/backends` installs when it loads (the core imports nothing
- * above it; {@link setBackendSetup}).
+ * above it; `setBackendSetup`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -72,7 +72,7 @@ export function setBackendSetup(setup: (backend: string) => void): void {
 
 /**
  * Makes sure tfjs's gradients are registered and the active backend has repae's kernel fixes (through the
- * hook {@link setBackendSetup}; none until `src/backends` is loaded),
+ * hook `setBackendSetup`; none until `src/backends` is loaded),
  * synchronously (called by every `valueAndGrad`, so setting a backend with `tf.setBackend` works
  * too). In Node it registers the gradients itself on first use; in a browser, where that needs an
  * asynchronous import, it throws an error that says to `await registerGradients()` first.

@@ -128,16 +128,93 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ClipSt
   };
 }
 
-/** Applies `a` then `b`; the state is the pair. @category optimizers */
-export function chain<S1, S2>(a: GradientTransformation<S1>, b: GradientTransformation<S2>): GradientTransformation<readonly [S1, S2]> {
+/** The state tuple of {@link chain} over transformations `Ts`. @category optimizers */
+export type ChainState<Ts extends readonly GradientTransformation<unknown>[]> = {
+  readonly [K in keyof Ts]: Ts[K] extends GradientTransformation<infer S> ? S : never;
+};
+
+/**
+ * Applies the transformations in order (optax `chain`): each one's updates are the next one's
+ * gradients; the state is the tuple of their states. Intermediate updates are disposed.
+ * `chain(a, b)` has state `[Sa, Sb]`; chains nest (`chain(chain(a, b), c)`), and nesting does not
+ * change the result (the associativity law in `laws/optim.ts`).
+ * @category optimizers
+ */
+export function chain<Ts extends readonly GradientTransformation<unknown>[]>(...ts: Ts): GradientTransformation<ChainState<Ts>> {
+  if (ts.length === 0) throw new RangeError('chain: needs at least one transformation');
   return {
-    name: `${a.name}→${b.name}`,
-    init: (p) => [a.init(p), b.init(p)] as const,
-    update: (grads, [s1, s2], params) => {
-      const [u1, n1] = a.update(grads, s1, params);
-      const [u2, n2] = b.update(u1, s2, params);
-      for (const u of u1) if (u !== null && !grads.includes(u) && !u2.includes(u)) dispose(u);
-      return [u2, [n1, n2] as const] as const;
+    name: ts.map((t) => t.name).join('→'),
+    init: (p) => ts.map((t) => t.init(p)) as unknown as ChainState<Ts>,
+    update: (grads, state, params) => {
+      const states = state as readonly unknown[];
+      const inter: GradLeaf[][] = [];
+      let u: readonly GradLeaf[] = grads;
+      const next = ts.map((t, k) => {
+        const [uk, sk] = t.update(u, states[k], params);
+        inter.push(uk);
+        u = uk;
+        return sk;
+      });
+      const final = inter[inter.length - 1] as GradLeaf[];
+      const keep = new Set<GradLeaf>([...grads, ...final]);
+      const dead = new Set<T<never>>();
+      for (const uk of inter.slice(0, -1)) for (const x of uk) if (x !== null && !keep.has(x)) dead.add(x);
+      for (const x of dead) dispose(x);
+      return [final, next as unknown as ChainState<Ts>] as const;
+    },
+  };
+}
+
+/** State of {@link partition}: each leaf's label (flatten order) and each label's transformation state. @category optimizers */
+export interface PartitionState<L extends string, S extends { readonly [l in L]: unknown }> {
+  readonly labels: readonly L[];
+  readonly inner: S;
+}
+
+/**
+ * Applies a different transformation to each part of a parameter record (optax
+ * `multi_transform`/`partition`): `labels` maps every top-level key (a parameter group) to a
+ * label, and the label's transformation sees the leaves of all its groups together, in
+ * {@link flatten} order. Two groups with one label share one state, so a `clipByGlobalNorm` in
+ * that label's chain clips them jointly (REPA-E's `sit` + `proj`). A group missing from `labels`
+ * is an error naming it.
+ * @example
+ * partition({ sitProj: chain(clipByGlobalNorm(1), adamw()), vae: chain(clipByGlobalNorm(1), adamw()) },
+ *           { sit: 'sitProj', proj: 'sitProj', vae: 'vae' })
+ * @category optimizers
+ */
+export function partition<L extends string, S extends { readonly [l in L]: unknown }, G extends string>(
+  transforms: { readonly [l in L]: GradientTransformation<S[l]> },
+  labels: { readonly [g in G]: L },
+): GradientTransformation<PartitionState<L, S>> {
+  const names = Object.keys(transforms) as L[];
+  const labelOf = (path: string): L => {
+    const g = path.split('.')[0] as string;
+    const l = (labels as Record<string, L | undefined>)[g];
+    if (l === undefined) throw new Error(`partition: parameter '${path}' is in group '${g}', which has no label (labels: ${Object.keys(labels).join(', ')})`);
+    if (!names.includes(l)) throw new Error(`partition: group '${g}' has label '${l}', which has no transformation (transforms: ${names.join(', ')})`);
+    return l;
+  };
+  const indices = (ls: readonly L[], l: L): number[] => ls.flatMap((x, i) => (x === l ? [i] : []));
+  return {
+    name: `partition(${names.map((l) => `${l}: ${transforms[l].name}`).join(', ')})`,
+    init: (params) => {
+      const ls = flatten(params).map((x) => labelOf(x.path));
+      const inner = {} as Record<L, unknown>;
+      for (const l of names) inner[l] = transforms[l].init(indices(ls, l).map((i) => flatten(params)[i]!.leaf));
+      return { labels: ls, inner: inner as S };
+    },
+    update: (grads, state, params) => {
+      if (grads.length !== state.labels.length) throw new Error(`partition: ${grads.length} gradients for ${state.labels.length} labelled parameters`);
+      const out: GradLeaf[] = grads.map(() => null);
+      const inner = {} as Record<L, unknown>;
+      for (const l of names) {
+        const idx = indices(state.labels, l);
+        const [u, s] = transforms[l].update(idx.map((i) => grads[i] ?? null), state.inner[l], idx.map((i) => params[i]!));
+        idx.forEach((i, k) => (out[i] = u[k] ?? null));
+        inner[l] = s;
+      }
+      return [out, { labels: state.labels, inner: inner as S }] as const;
     },
   };
 }

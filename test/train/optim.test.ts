@@ -3,8 +3,10 @@ import { constant, toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import * as fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { adamClosedForm, chainAssociativity, runOptimizer } from '../../laws/index.js';
-import { adamw, chain, clipByGlobalNorm, globalNorm, repaeAdamW, sgd, type GradientTransformation, type AdamLeafState } from '../../src/optim/optim.js';
+import { adamClosedForm, chainAssociativity, partitionByHand, runOptimizer, runOptimizerOn } from '../../laws/index.js';
+import { numTensors } from '../../src/core/scope.js';
+import { scalar } from '../../src/core/ops/index.js';
+import { adamw, chain, clipByGlobalNorm, globalNorm, partition, repaeAdamW, sgd, type GradientTransformation, type AdamLeafState } from '../../src/optim/optim.js';
 import { emaInit, emaUpdate } from '../../src/optim/ema.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
@@ -37,6 +39,43 @@ describeEachBackend('optimizers', () => {
   });
   it('chain is associative', async () => {
     expect(await chainAssociativity(clipByGlobalNorm(1), sgd(0.1), adamw({ lr: 0.01 }), [0.5, -1], [3, 4], 3)).toBeLessThan(1e-6);
+  });
+  it('variadic chain(a, b, c) equals the nested chain, and clipping first changes the result (MUTATION)', async () => {
+    const flat = await runOptimizer(chain(clipByGlobalNorm(1), sgd(0.1), adamw({ lr: 0.01 })), [0.5, -1], [3, 4], 3);
+    const nested = await runOptimizer(chain(chain(clipByGlobalNorm(1), sgd(0.1)), adamw({ lr: 0.01 })), [0.5, -1], [3, 4], 3);
+    flat.forEach((x, i) => expect(Math.abs(x - nested[i]!)).toBeLessThan(1e-7));
+    const sgdOnly = await runOptimizer(chain(clipByGlobalNorm(1), sgd(0.1)), [0.5, -1], [3, 4], 1);
+    expect(sgdOnly[0]).toBeCloseTo(0.5 - 0.1 * (3 / 5), 5);
+    const unclipped = await runOptimizer(chain(sgd(0.1)), [0.5, -1], [3, 4], 1);
+    expect(unclipped[0]).toBeCloseTo(0.5 - 0.3, 5);
+    expect(() => chain()).toThrow(/at least one/);
+  });
+  it('partition equals applying each label by hand for 4 steps (joint clipping of two groups, a null gradient)', async () => {
+    const transforms = { sitProj: chain(clipByGlobalNorm(1), adamw({ lr: 0.05 })), vae: chain(clipByGlobalNorm(0.5), sgd(0.1)) };
+    const groups = {
+      sit: { label: 'sitProj', ps: [0.5, -1], gs: [3, null] },
+      proj: { label: 'sitProj', ps: [2], gs: [4] },
+      vae: { label: 'vae', ps: [1, 1], gs: [0.3, -2] },
+    } as const;
+    const before = numTensors();
+    expect(await partitionByHand(transforms, groups, 4)).toBeLessThan(1e-7);
+    expect(numTensors()).toBe(before);
+  });
+  it('MUTATION: labelling sit and proj apart (clipped separately) is not the joint partition', async () => {
+    const t = { a: chain(clipByGlobalNorm(1), sgd(1)), b: chain(clipByGlobalNorm(1), sgd(1)) };
+    const groups = (ps: unknown[]): unknown => ({ proj: [ps[0]], sit: [ps[1]] }); // flatten order: proj, sit
+    const joint = await runOptimizerOn(partition(t, { sit: 'a', proj: 'a' }), groups, [0, 0], [3, 4], 1);
+    expect(joint[0]).toBeCloseTo(-3 / 5, 5); // one norm, 5, over both groups
+    expect(joint[1]).toBeCloseTo(-4 / 5, 5);
+    const apart = await runOptimizerOn(partition(t, { sit: 'a', proj: 'b' }), groups, [0, 0], [3, 4], 1);
+    expect(apart[0]).toBeCloseTo(-1, 5);
+    expect(apart[1]).toBeCloseTo(-1, 5);
+  });
+  it('partition names a group without a label and a label without a transformation', () => {
+    const p = { sit: [scalar(1)], vae: [scalar(2)] };
+    expect(() => partition({ a: sgd(1) }, { sit: 'a' }).init(p)).toThrow(/'vae\.0' is in group 'vae', which has no label/);
+    expect(() => partition({ a: sgd(1) }, { sit: 'a', vae: 'b' } as never).init(p)).toThrow(/group 'vae' has label 'b', which has no transformation/);
+    dispose([p.sit, p.vae]);
   });
   it('clipByGlobalNorm scales by min(1, max/(norm+1e-6)) and reports the pre-clip norm', async () => {
     const g = [constant(tf.tensor([3])), constant(tf.tensor([4])), null];
