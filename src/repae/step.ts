@@ -8,7 +8,7 @@ import { fold, normal, split, type Key } from '../core/rng.js';
 import { dispose, releaseOld } from '../core/scope.js';
 import { add, mean, mul, readScalar } from '../core/ops/index.js';
 import type { T } from '../core/tensor.js';
-import { constantLeaves, unflatten } from '../core/tree.js';
+import { constantLeaves, flatten, mapTree } from '../core/tree.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitWeights } from '../models/sit/params.js';
 import type { BatchNormState, BatchNormSync } from '../nn/batch-norm.js';
@@ -16,7 +16,7 @@ import { scalar } from '../core/ops/create.js';
 import { VAE_LOSS_DICT_KEYS } from '../losses/vae.js';
 import { DISC_LOSS_DICT_KEYS } from '../losses/disc.js';
 import { emaUpdate } from '../optim/ema.js';
-import { adamw, clipByGlobalNorm, initOptimizers, stepGroup, type AdamWConfig, type GradientTransformation, type GradLeaf, type OptState, type Optimizers } from '../optim/optim.js';
+import { adamw, applyUpdates, chain, clipByGlobalNorm, partition, type AdamLeafState, type AdamWConfig, type ClipState, type GradientTransformation, type GradLeaf, type PartitionState } from '../optim/optim.js';
 import type { RepaeFamilies } from './registry.js';
 import { repae } from './registry.js';
 import { discObjective, sitObjective, UNSAFE_naiveEndToEndVaeObjective, vaeObjective, type ObjectiveContext } from './routing.js';
@@ -27,7 +27,8 @@ import { tidy } from '../core/scope.js';
 /** Everything a REPA-E run carries from step to step (all explicit data). @category optimizers */
 export interface RepaeState {
   readonly store: Store<RepaeFamilies>;
-  readonly opt: OptState<RepaeFamilies>;
+  /** The state of {@link repaeOptimizer} (one partition over the trainable groups). */
+  readonly opt: RepaeOptState;
   /** SiT latent BatchNorm buffers. */
   readonly bn: BatchNormState;
   /** Discriminator BatchNorm buffers. */
@@ -98,29 +99,50 @@ export interface RepaeMetrics {
   readonly [name: string]: T<never>;
 }
 
-/** The optimizer table (one AdamW per trainable group; `sit` and `proj` share clipping). @category optimizers */
-export const repaeOptimizers = (c: RepaeStepConfig): Optimizers<RepaeFamilies> => ({
-  sit: adamw(c.adam.sit),
-  proj: adamw(c.adam.sit),
-  vae: adamw(c.adam.vae),
-  disc: adamw(c.adam.disc),
-});
+/** The trainable groups of REPA-E and the optimizer label of each: `sit` and `proj` share one (joint clipping, official). @category optimizers */
+export const REPAE_LABELS = { sit: 'sitProj', proj: 'sitProj', vae: 'vae', disc: 'disc' } as const;
+
+/** A label of {@link REPAE_LABELS}. @category optimizers */
+export type RepaeLabel = (typeof REPAE_LABELS)[keyof typeof REPAE_LABELS];
+
+/** One label's optimizer state: gradient mean over ranks (stateless), clipping (the last pre-clip norm), AdamW. @category optimizers */
+export type RepaeGroupOptState = readonly [null, ClipState, AdamLeafState[]];
+
+/** The state of {@link repaeOptimizer}. @category optimizers */
+export type RepaeOptState = PartitionState<RepaeLabel, { readonly [l in RepaeLabel]: RepaeGroupOptState }>;
+
+/** Mean-reduces the gradients over the data-parallel ranks (DDP), or passes them through; a group with no gradient at all is not reduced. */
+function meanOverRanks(parallel: StepParallel | undefined): GradientTransformation<null> {
+  return {
+    name: parallel === undefined ? 'local' : 'meanOverRanks',
+    init: () => null,
+    update: (grads) => [parallel === undefined || grads.every((g) => g === null) ? [...grads] : parallel.reduceGradients(grads), null] as const,
+  };
+}
+
+/**
+ * The REPA-E optimizer as one value (official: one AdamW per model, `clip_grad_norm_` per
+ * optimizer step, `sit` + `proj` clipped together): a {@link partition} of the trainable groups by
+ * {@link REPAE_LABELS}, each label `chain(meanOverRanks, clipByGlobalNorm(maxGradNorm), adamw)`.
+ * @category optimizers
+ */
+export function repaeOptimizer(c: RepaeStepConfig): GradientTransformation<RepaeOptState> {
+  const group = (adam: AdamWConfig): GradientTransformation<RepaeGroupOptState> =>
+    chain(meanOverRanks(c.parallel), clipByGlobalNorm(c.maxGradNorm), adamw(adam));
+  return partition({ sitProj: group(c.adam.sit), vae: group(c.adam.vae), disc: group(c.adam.disc) }, REPAE_LABELS);
+}
+
+/** The trainable part of a store, as the optimizer sees it. */
+const trainable = (st: Store<RepaeFamilies>): Pick<Store<RepaeFamilies>, keyof typeof REPAE_LABELS> => ({ sit: st.sit, proj: st.proj, vae: st.vae, disc: st.disc });
 
 /** Fresh optimizer state for a store. @category optimizers */
-export const initRepaeOpt = (c: RepaeStepConfig, store: Store<RepaeFamilies>): OptState<RepaeFamilies> => initOptimizers(repaeOptimizers(c), store);
+export const initRepaeOpt = (c: RepaeStepConfig, store: Store<RepaeFamilies>): RepaeOptState => repaeOptimizer(c).init(trainable(store));
 
-/** Clips the gradients of several groups jointly (official `clip_grad_norm_` over one parameter list); returns the pre-clip norm. */
-function clipJointly(trees: readonly unknown[], maxNorm: number, parallel?: StepParallel, garbage: unknown[] = []): readonly [GradLeaf[][], T<never>] {
-  const flat = trees.map((t) => constantLeaves(t));
-  const clip: GradientTransformation<{ readonly norm: T<never> | null }> = clipByGlobalNorm(maxNorm);
-  const reduced = parallel === undefined ? flat.flat() : parallel.reduceGradients(flat.flat());
-  if (parallel !== undefined) garbage.push(reduced);
-  const [clipped, s] = clip.update(reduced, { norm: null }, []);
-  const out: GradLeaf[][] = [];
-  let i = 0;
-  for (const f of flat) { out.push(clipped.slice(i, i + f.length)); i += f.length; }
-  if (s.norm === null) throw new Error('clipJointly: clipByGlobalNorm reported no norm');
-  return [out, s.norm] as const;
+/** The pre-clip gradient norm of a label at the last update. */
+function lastNorm(opt: RepaeOptState, l: RepaeLabel): T<never> {
+  const n = opt.inner[l][1].norm;
+  if (n === null) throw new Error(`repaeStep: the '${l}' optimizer reported no gradient norm`);
+  return n;
 }
 
 /**
@@ -131,17 +153,15 @@ function clipJointly(trees: readonly unknown[], maxNorm: number, parallel?: Step
  */
 export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, key: Key, inject: RepaeInject = {}): readonly [RepaeState, RepaeMetrics] {
   const [kPost, kT, kNoise, kDrop] = split(fold(key, s.step), 4) as [Key, Key, Key, Key];
-  const opts = repaeOptimizers(c);
   const ctx = c.objectives;
   const n = batch.x.shape[0] as number;
   const t = inject.t ?? sampleTime(kT, n, c.weighting ?? 'uniform', ctx.path);
   const noise = inject.noise ?? normal(kNoise, [n, ctx.sit.inputSize, ctx.sit.inputSize, ctx.sit.inChannels]);
-  const metrics: Record<string, T<never>> = {};
-  const garbage: unknown[] = [];
-
   const posterior = inject.posteriorEps === undefined ? { key: kPost } : { eps: inject.posteriorEps };
-  let store = s.store;
-  let opt = s.opt;
+  const params = trainable(s.store);
+  const garbage: unknown[] = [];
+  const vaeMetrics: Record<string, T<never>> = {}, discMetrics: Record<string, T<never>> = {};
+  let grads: { readonly vae: unknown; readonly disc: unknown } = { vae: mapTree(params.vae, () => null), disc: mapTree(params.disc, () => null) };
   let discState = s.discState;
   let z: T<never>;
   if (c.mode === 'ldm') {
@@ -153,62 +173,64 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
         : add(cached.mean, mul(cached.std, 'eps' in posterior ? posterior.eps : normal(posterior.key, cached.mean.shape)))));
     garbage.push(z);
   } else {
-    // 1–9. VAE step: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
+    // 1–9. VAE gradient: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
     const objective = c.mode === 'naive-e2e' ? UNSAFE_naiveEndToEndVaeObjective : vaeObjective;
     const [vaeLoss, gVae, vaeAux] = repae.valueAndGrad(objective, ['vae'])(s.store, {
       ctx, x: batch.x, y: batch.y, zs: batch.zs, t, noise, posterior,
       bn: s.bn, discState: s.discState, globalStep: s.step,
     });
-    garbage.push(gVae, vaeAux);
     z = vaeAux.z;
-    const [[gv], normVae] = clipJointly([gVae.vae], c.maxGradNorm, c.parallel, garbage);
-    const [vae, optVae] = stepGroup<RepaeFamilies, 'vae'>(opts.vae, s.store.vae, unflatten(gVae.vae, gv as GradLeaf[]), s.opt.vae);
-    garbage.push(gv);
-    metrics['vae_loss'] = vaeLoss;
-    metrics['grad_norm_vae'] = normVae;
-    metrics['vae_align.proj_loss'] = vaeAux.alignProjLoss;
+    vaeMetrics['vae_loss'] = vaeLoss;
+    vaeMetrics['vae_align.proj_loss'] = vaeAux.alignProjLoss;
     for (const [k, v] of Object.entries(vaeAux.genDict) as [keyof typeof VAE_LOSS_DICT_KEYS, T<never> | number][])
-      metrics[`vae_loss_dict.${VAE_LOSS_DICT_KEYS[k]}`] = typeof v === 'number' ? scalar(v) : v;
-
-    // 10. Discriminator step on the pre-update reconstruction (x̂ is already a constant).
+      vaeMetrics[`vae_loss_dict.${VAE_LOSS_DICT_KEYS[k]}`] = typeof v === 'number' ? scalar(v) : v;
+    // 10. Discriminator gradient on the pre-update reconstruction (x̂ is already a constant).
     const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, ['disc'])(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
-    const [[gd], normDisc] = clipJointly([gDisc.disc], c.maxGradNorm, c.parallel, garbage);
-    const [disc, optDisc] = stepGroup<RepaeFamilies, 'disc'>(opts.disc, s.store.disc, unflatten(gDisc.disc, gd as GradLeaf[]), s.opt.disc);
-    garbage.push(gDisc, gd);
-    for (const [k, v] of Object.entries(dAux.dict) as [keyof typeof DISC_LOSS_DICT_KEYS, T<never>][]) metrics[`d_loss_dict.${DISC_LOSS_DICT_KEYS[k]}`] = v;
-    metrics['d_loss'] = dLoss;
-    metrics['grad_norm_disc'] = normDisc;
+    for (const [k, v] of Object.entries(dAux.dict) as [keyof typeof DISC_LOSS_DICT_KEYS, T<never>][]) discMetrics[`d_loss_dict.${DISC_LOSS_DICT_KEYS[k]}`] = v;
+    discMetrics['d_loss'] = dLoss;
     discState = dAux.discState;
-    store = { ...store, vae, disc };
-    opt = { ...opt, vae: optVae, disc: optDisc };
+    grads = { vae: gVae.vae, disc: gDisc.disc };
+    garbage.push(gVae, vaeAux, gDisc);
   }
 
-  // 11–13. SiT step on stopgrad(z) (aux left the tape: T<never>), same t and ε, BN in train mode.
+  // 11–13. SiT gradient on stopgrad(z) (aux left the tape: T<never>), same t and ε, BN in train mode.
   const [sitLoss, gSit, sitAux] = repae.valueAndGrad(sitObjective, ['sit', 'proj'])(s.store, {
     ctx, z, y: batch.y, zs: batch.zs, t, noise,
     ...(inject.labelDropRand === undefined ? { key: kDrop } : { labelDropRand: inject.labelDropRand }),
     bn: s.bn, bnMode: c.mode === 'ldm' ? 'eval' : 'train',
     ...(c.parallel === undefined ? {} : { bnSync: c.parallel.bnSync }),
   });
-  const [[gs, gp], normSit] = clipJointly([gSit.sit, gSit.proj], c.maxGradNorm, c.parallel, garbage);
-  const [sit, optSit] = stepGroup<RepaeFamilies, 'sit'>(opts.sit, s.store.sit, unflatten(gSit.sit, gs as GradLeaf[]), s.opt.sit);
-  const [proj, optProj] = stepGroup<RepaeFamilies, 'proj'>(opts.proj, s.store.proj, unflatten(gSit.proj, gp as GradLeaf[]), s.opt.proj);
-  garbage.push(gSit, gs, gp, sitAux.output);
-  metrics['sit_loss'] = sitLoss;
-  metrics['grad_norm_sit'] = normSit;
-  metrics['sit.proj_loss'] = sitAux.projLoss;
-  metrics['sit.denoising_loss'] = mean(sitAux.denoising);
-  garbage.push(sitAux.denoising);
-  store = { ...store, sit, proj };
-  opt = { ...opt, sit: optSit, proj: optProj };
+  garbage.push(gSit, sitAux.output, sitAux.denoising);
+
+  // One optimizer update over every trainable group (all three gradients are of the pre-step store).
+  const flatParams = constantLeaves(params).map((p, i) => {
+    if (p === null) throw new Error(`repaeStep: trainable parameter ${flatten(params)[i]?.path ?? i} is null`);
+    return p;
+  });
+  const [updates, opt1] = repaeOptimizer(c).update(constantLeaves({ ...grads, sit: gSit.sit, proj: gSit.proj }), s.opt, flatParams);
+  const store: Store<RepaeFamilies> = { ...s.store, ...applyUpdates(params, updates) };
+  garbage.push(updates);
+  const [norms, opt] = takeNorms(opt1);
 
   // 14. EMA of SiT parameters, projectors and BN buffers.
-  const ema = emaUpdate(s.ema, { sit, proj, bn: sitAux.bn }, c.emaDecay);
+  const ema = emaUpdate(s.ema, { sit: store.sit, proj: store.proj, bn: sitAux.bn }, c.emaDecay);
   const next: RepaeState = { store, opt, bn: sitAux.bn, discState, ema, step: s.step + 1 };
+  const metrics: Record<string, T<never>> = c.mode === 'ldm' ? {} : {
+    vae_loss: vaeMetrics['vae_loss']!, grad_norm_vae: norms.vae, ...vaeMetrics, ...discMetrics, grad_norm_disc: norms.disc,
+  };
+  if (c.mode === 'ldm') garbage.push(norms.vae, norms.disc);
+  Object.assign(metrics, { sit_loss: sitLoss, grad_norm_sit: norms.sitProj, 'sit.proj_loss': sitAux.projLoss, 'sit.denoising_loss': mean(sitAux.denoising) });
   if (inject.t === undefined) garbage.push(t);
   if (inject.noise === undefined) garbage.push(noise);
   releaseOld([s, garbage], [next, metrics, batch, inject]);
   return [next, metrics] as const;
+}
+
+/** Moves the pre-clip norms out of the optimizer state (they are logged, not carried). */
+function takeNorms(opt: RepaeOptState): readonly [{ readonly [l in RepaeLabel]: T<never> }, RepaeOptState] {
+  const norms = { sitProj: lastNorm(opt, 'sitProj'), vae: lastNorm(opt, 'vae'), disc: lastNorm(opt, 'disc') };
+  const strip = (g: RepaeGroupOptState): RepaeGroupOptState => [g[0], { norm: null }, g[2]];
+  return [norms, { labels: opt.labels, inner: { sitProj: strip(opt.inner.sitProj), vae: strip(opt.inner.vae), disc: strip(opt.inner.disc) } }] as const;
 }
 
 /** Reads every metric to a number and disposes the tensors. @category optimizers */

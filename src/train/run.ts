@@ -11,12 +11,12 @@ import { releaseOld, tidy } from '../core/scope.js';
 import { fromTensor, toTensor, type T } from '../core/tensor.js';
 import { concat, div, full, intTensor, moments, read, sub, tensor as mkTensor } from '../core/ops/index.js';
 import { dispose } from '../core/scope.js';
-import { flatten, unflatten } from '../core/tree.js';
+import { flatten, isTensor, unflatten } from '../core/tree.js';
 import { epochOrder, type Dataset } from '../data/dataset.js';
 import { DataError } from '../data/image.js';
 import { openImageFolder, openTarImageFolder } from '../data/image-folder.js';
 import { syntheticDataset } from '../data/synthetic.js';
-import { CheckpointError, loadCheckpoint, latestCheckpoint, requireDtypes, saveCheckpoint, type CheckpointSections, type JsonObject } from '../io/checkpoint.js';
+import { CheckpointError, loadCheckpoint, latestCheckpoint, requireDtypes, saveCheckpoint, type CheckpointSections, type Json, type JsonObject } from '../io/checkpoint.js';
 import type { SafeFile, SafeWriteEntry } from '../io/safetensors.js';
 import { discriminatorFromStateDict, discriminatorToStateDict } from '../io/statedict/discriminator.js';
 import { sitFromStateDict, sitToStateDict } from '../io/statedict/sit.js';
@@ -36,10 +36,8 @@ import { initVae, type VaeParams } from '../models/vae/params.js';
 import { posteriorSample, vaeEncode } from '../models/vae/index.js';
 import { emaInit } from '../optim/ema.js';
 import { ConfigError, type RunConfig } from './config.js';
-import type { AdamLeafState } from '../optim/optim.js';
 import type { EncoderWeights, RepaeFamilies } from '../repae/registry.js';
 import { initRepaeOpt, type RepaeState, type RepaeStepConfig } from '../repae/step.js';
-import type { Trainable } from '../core/groups.js';
 
 /** A frozen representation encoder as the loop uses it. @category models */
 export interface RunEncoder {
@@ -286,21 +284,48 @@ async function treeEntries(tree: unknown, prefix: string, out: Map<string, SafeW
   for (const l of flatten(tree)) if (l.leaf !== null) out.set(`${prefix}${l.path}`, { dtype: 'F32', shape: l.leaf.shape, data: await read(l.leaf) });
 }
 
-const TRAINABLE: readonly Trainable<RepaeFamilies>[] = ['sit', 'proj', 'vae', 'disc'];
+/**
+ * Encodes any state tree (records, arrays, numbers, strings, booleans, null, float32 tensors) for a
+ * checkpoint: each tensor becomes the entry `prefix + path` and `{ "$tensor": path }` in the JSON
+ * skeleton that is returned, so optimizer state of any shape serialises without knowing it.
+ * @category io
+ */
+export async function encodeState(x: unknown, path: string, out: Map<string, SafeWriteEntry>): Promise<Json> {
+  const at = (k: string | number): string => (path === '' ? String(k) : `${path}.${k}`);
+  if (x === null || typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean') return x;
+  if (isTensor(x)) {
+    if (x.dtype !== 'float32') throw new CheckpointError(`encodeState: tensor at '${path}' is ${x.dtype}, only float32 state is saved`);
+    out.set(path, { dtype: 'F32', shape: x.shape, data: await read(x) });
+    return { $tensor: path };
+  }
+  if (Array.isArray(x)) return Promise.all(x.map((v, i) => encodeState(v, at(i), out)));
+  if (typeof x === 'object') {
+    const o: Record<string, Json> = {};
+    for (const [k, v] of Object.entries(x)) o[k] = await encodeState(v, at(k), out);
+    return o;
+  }
+  throw new CheckpointError(`encodeState: unsupported ${typeof x} at '${path}'`);
+}
+
+/** The state tree encoded by {@link encodeState}, its tensors read from `file` (named `source` in errors). @category io */
+export function decodeState(j: Json | undefined, file: SafeFile, source: string): unknown {
+  if (j === undefined) throw new CheckpointError(`${source}: missing state`);
+  if (j === null || typeof j !== 'object') return j;
+  if (Array.isArray(j)) return j.map((v) => decodeState(v, file, source));
+  const o = j as { readonly [k: string]: Json };
+  const ref = o['$tensor'];
+  if (typeof ref === 'string') {
+    const e = file.entries.get(ref);
+    if (e === undefined) throw new CheckpointError(`${source}: no tensor '${ref}' (the optimizer state refers to it)`);
+    return mkTensor(Float32Array.from(e.data), [...e.shape]);
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, decodeState(v, file, source)]));
+}
 
 /** Writes a complete, atomic checkpoint of the run (official names for sit/ema/vae/disc). @category io */
 export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: RunSetup, enc: RunEncoder, extra: JsonObject = {}): Promise<string> {
   const opt = new Map<string, SafeWriteEntry>();
-  const optSteps: Record<string, number[]> = {};
-  for (const g of TRAINABLE) {
-    const leaves = s.opt[g] as AdamLeafState[];
-    optSteps[g] = leaves.map((l) => l.step);
-    for (let i = 0; i < leaves.length; i++) {
-      const l = leaves[i] as AdamLeafState;
-      if (l.m !== null) opt.set(`${g}.${i}.m`, { dtype: 'F32', shape: l.m.shape, data: await read(l.m) });
-      if (l.v !== null) opt.set(`${g}.${i}.v`, { dtype: 'F32', shape: l.v.shape, data: await read(l.v) });
-    }
-  }
+  const optState = await encodeState(s.opt, '', opt);
   const sections: Record<string, Map<string, SafeWriteEntry>> = {
     sit: await sitToStateDict({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, setup.sit),
     ema: await sitToStateDict(s.ema, setup.sit),
@@ -313,7 +338,7 @@ export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: Ru
     await treeEntries(enc.weights, '', e);
     sections['enc'] = e;
   }
-  const info = saveCheckpoint(runDir, s.step, sections as CheckpointSections, { format: 'repae-run-1', config: setup.cfg as unknown as JsonObject, optSteps, encoder: enc.origin, ...extra }, { keepLast: setup.cfg.keepCheckpoints });
+  const info = saveCheckpoint(runDir, s.step, sections as CheckpointSections, { format: 'repae-run-2', config: setup.cfg as unknown as JsonObject, optState, encoder: enc.origin, ...extra }, { keepLast: setup.cfg.keepCheckpoints });
   return info.path;
 }
 
@@ -335,19 +360,12 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
   const disc = discriminatorFromStateDict(sec('disc').entries, setup.disc);
   const lpips = setup.loss.perceptualWeight > 0 ? { net: proceduralVgg16(), lin: [64, 128, 256, 512, 512].map((c) => full([1, 1, c, 1], 1 / c)), ...initLpipsScaling() } : noLpips();
   const store = { sit: w.sit, proj: w.proj, vae, disc: disc.params, lpips, enc: enc.weights };
-  const optSteps = ck.state['optSteps'] as Record<string, number[]>;
-  const optFile = sec('opt');
-  const opt: Record<string, AdamLeafState[]> = {};
-  for (const g of TRAINABLE) {
-    const n = flatten(store[g]).length;
-    const steps = optSteps[g] ?? [];
-    if (steps.length !== n) throw new CheckpointError(`checkpoint ${latest.path}: optimizer state for '${g}' has ${steps.length} entries, the model has ${n} parameters`);
-    opt[g] = steps.map((st, i) => {
-      const m = optFile.entries.get(`${g}.${i}.m`), v = optFile.entries.get(`${g}.${i}.v`);
-      return { step: st, m: m === undefined ? null : mkTensor(Float32Array.from(m.data), [...m.shape]), v: v === undefined ? null : mkTensor(Float32Array.from(v.data), [...v.shape]) };
-    });
-  }
-  return { state: { store, opt: opt as unknown as RepaeState['opt'], bn: w.bn, discState: disc.state, ema, step: ck.step }, json: ck.state };
+  if (ck.state['optState'] === undefined)
+    throw new CheckpointError(`checkpoint ${latest.path} (format ${String(ck.state['format'])}) has no 'optState': it was written by an older repae with per-group optimizer state; start a new run (or --force)`);
+  const opt = decodeState(ck.state['optState'], sec('opt'), `${latest.path}/opt.safetensors`) as RepaeState['opt'];
+  const n = flatten({ sit: store.sit, proj: store.proj, vae: store.vae, disc: store.disc }).length;
+  if (opt.labels?.length !== n) throw new CheckpointError(`checkpoint ${latest.path}: optimizer state labels ${String(opt.labels?.length)} parameters, the model has ${n}`);
+  return { state: { store, opt, bn: w.bn, discState: disc.state, ema, step: ck.step }, json: ck.state };
 }
 
 /** Checks the encoder's token grid against the SiT before training starts. @category models */
