@@ -3,3 +3,4 @@ export * from './vae.js';
 export * from './disc.js';
 export * from './diffusion.js';
 export * from './repa.js';
+export * from './classification.js';

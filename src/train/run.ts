@@ -2,14 +2,17 @@
  * @file A REPA-E run from a {@link RunConfig}: models, data, frozen encoder, latent statistics, and
  * the checkpoint sections (official state-dict names) a run saves and resumes from.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cifarPngDataset } from '../data/cifar-png.js';
 import { fold, key as mkKey, split, type Key } from '../core/rng.js';
 import { releaseOld, tidy } from '../core/scope.js';
-import { fromTensor, toTensor, type T } from '../core/tensor.js';
-import { concat, div, full, intTensor, moments, read, sub, tensor as mkTensor } from '../core/ops/index.js';
+import type { T } from '../core/tensor.js';
+import { defineRegistry } from '../core/grad.js';
+import type { Registry } from '../core/groups.js';
+import { softmaxCrossEntropy } from '../losses/classification.js';
+import { adamw, stepGroup } from '../optim/optim.js';
+import { argMax, cast, concat, div, equal, full, intTensor, mean, moments, read, readScalar, sub, tensor as mkTensor } from '../core/ops/index.js';
 import { dispose } from '../core/scope.js';
 import { flatten, isTensor, unflatten } from '../core/tree.js';
 import { epochOrder, type Dataset } from '../data/dataset.js';
@@ -164,32 +167,40 @@ export function batchAt(ds: Dataset, setup: RunSetup, step: number, shard?: { re
   return { pixels, x: tidy(() => sub(div(pixels, 127.5), 1)), y: intTensor(labels, [bs]), indices: idx };
 }
 
+/** The registry of the built-in encoder's pre-training: one trainable group. */
+interface TinyEncoderFamilies extends Registry {
+  readonly Frozen: never;
+  readonly enc: TinyCnnParams<this['G']>;
+}
+const tinyEncoder = defineRegistry<TinyEncoderFamilies>({ groups: ['enc'], frozen: [] });
+const tinyEncoderLoss = tinyEncoder.loss('ce', ['enc'], (v, b: { readonly x: T<never>; readonly y: T<never> }) => [softmaxCrossEntropy(tinyCnnLogits(v.enc, b.x), b.y), {}] as const);
+
 /**
- * Trains the built-in tiny CNN as a classifier on the run's data (Adam, cross-entropy), then
- * freezes it: the REPA target when no pretrained encoder is available offline.
+ * Trains the built-in tiny CNN as a classifier on the run's data (Adam, cross-entropy) with the
+ * library's own `valueAndGrad` and optimizer, then freezes it: the REPA target when no pretrained
+ * encoder is available offline.
  */
 export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: number, log: (s: string) => void): Promise<TinyCnnParams<never>> {
   let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: [32, 64, 64, 96], numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
-  const opt = tf.train.adam(2e-3);
-  const vars = flatten(p).map((l) => tf.variable(toTensor(l.leaf!)));
-  p = unflatten(p, vars.map(fromTensor)) as TinyCnnParams<never>;
-  let acc = 0;
+  const opt = adamw({ lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
+  let state: unknown = opt.init(p);
+  const grad = tinyEncoder.valueAndGrad(tinyEncoderLoss, ['enc']);
   for (let s = 0; s < steps; s++) {
     const b = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 17) }, s);
-    const lossV = opt.minimize(() => tf.losses.softmaxCrossEntropy(tf.oneHot(toTensor(b.y) as tf.Tensor1D, p.head.w.shape[0] as number), toTensor(tinyCnnLogits(p, b.x))) as tf.Scalar, true) as tf.Scalar;
+    const [loss, g] = grad({ enc: p }, { x: b.x, y: b.y });
+    const [enc, next] = stepGroup<TinyEncoderFamilies, 'enc'>(opt, p, g.enc, state);
     if (s % 50 === 0 || s === steps - 1) {
-      const pred = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(toTensor(tinyCnnLogits(p, b.x)), -1), toTensor(b.y)), 'float32')));
-      acc = (await pred.data())[0] as number;
-      log(`  encoder step ${s + 1}/${steps}: loss ${((await lossV.data())[0] as number).toFixed(3)}, batch accuracy ${(100 * acc).toFixed(0)}%`);
-      pred.dispose();
+      const accT = tidy(() => mean(cast(equal(argMax(tinyCnnLogits(p, b.x), -1), b.y), 'float32')));
+      const acc = await readScalar(accT);
+      dispose(accT);
+      log(`  encoder step ${s + 1}/${steps}: loss ${(await readScalar(loss)).toFixed(3)}, batch accuracy ${(100 * acc).toFixed(0)}%`);
     }
-    tf.dispose(lossV);
-    dispose([b.x, b.y, b.pixels]);
+    releaseOld([p, state, g, loss, b], [enc, next]);
+    p = enc;
+    state = next;
   }
-  const frozen = unflatten(p, flatten(p).map((l) => fromTensor(tf.clone(toTensor(l.leaf!))))) as TinyCnnParams<never>;
-  opt.dispose();
-  vars.forEach((v) => v.dispose());
-  return frozen;
+  releaseOld(state, p);
+  return p;
 }
 import { tinyCnnLogits } from '../models/encoders/tiny-cnn.js';
 

@@ -115,6 +115,9 @@ export const equal = (x: T<string> | number, y: T<string> | number): T<never> =>
  */
 export const cast = <G extends string>(x: T<G>, dtype: 'float32' | 'int32' | 'bool'): T<G> => out<G>(tf.cast(raw(x), dtype), x);
 
+/** Log-softmax along the last axis (`x − logΣexp x`, stable). @category layers */
+export const logSoftmax = <G extends string>(x: T<G>): T<G> => out<G>(tf.logSoftmax(raw(x)), x);
+
 /** Softmax along `axis` (default last). @category layers */
 export const softmax = <G extends string>(x: T<G>, axis = -1): T<G> => {
   if (axis === -1 || axis === x.rank - 1) return out<G>(tf.softmax(raw(x)), x);
