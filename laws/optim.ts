@@ -84,7 +84,7 @@ export interface LawGroup<L extends string> {
 /**
  * `partition(transforms, labels)` for `steps` steps gives the same parameters as running, by hand,
  * each label's transformation on the leaves of its groups together (groups in sorted key order, as
- * {@link flatten} visits them). Returns the max difference.
+ * the core's `flatten` visits them). Returns the max difference.
  * @category laws
  */
 export async function partitionByHand<L extends string>(

@@ -231,4 +231,4 @@ export async function useBestBackend(prefer?: readonly BackendName[], options: B
 export const activeBackend = (): string => tf.getBackend();
 
 export { ensureGradients, patchBackend, registerGradients, withSetupHint } from './gradients.js';
-export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners } from './wasm-process.js';
+export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners, GUARDED_EVENTS, type ListenerSnapshot } from './wasm-process.js';

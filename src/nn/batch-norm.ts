@@ -30,7 +30,9 @@ export interface BatchNormConfig {
 
 /** Cross-rank statistics for {@link BatchNormConfig.sync}. @category layers */
 export interface BatchNormSync {
+  /** The number of ranks whose batches are pooled. */
   readonly worldSize: number;
+  /** Sums a tensor over the ranks (an all-reduce), synchronously. */
   readonly sum: (x: T<never>) => T<never>;
 }
 

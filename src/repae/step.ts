@@ -90,6 +90,7 @@ export interface RepaeStepConfig {
  * @category optimizers
  */
 export interface StepParallel {
+  /** Mean-reduces a list of gradient leaves over the ranks (null = no gradient, kept null). */
   readonly reduceGradients: (grads: readonly GradLeaf[]) => GradLeaf[];
   readonly bnSync: BatchNormSync;
 }
