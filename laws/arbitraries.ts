@@ -45,7 +45,9 @@ export const tensorRecord = <K extends string>(shapes: Readonly<Record<K, readon
  * @category laws
  */
 export function arbStoreLike<X>(template: X, scales: readonly number[] = [0.05, 0.2, 1]): {
+  /** Draws a seed and a scale. */
   readonly arb: fc.Arbitrary<StoreDraw>;
+  /** A fresh tree shaped like the template, from a draw (the caller disposes it). */
   readonly build: (d: StoreDraw) => X;
 } {
   const flat = constantLeaves(template);

@@ -107,7 +107,9 @@ let threadsError: string | undefined;
 /** Loads the thread-enabled tfjs-backend-wasm (Node only); a failure leaves the plain single-threaded package. */
 async function nodeWasmThreads(): Promise<string> {
   try {
-    const m = await import('./wasm-threads.js');
+    // A computed specifier keeps browser bundlers from following this Node-only module (node:fs, node:module, …).
+    const spec = './wasm-threads.js';
+    const m = (await import(/* @vite-ignore */ spec)) as typeof import('./wasm-threads.js');
     m.installWasmThreads();
     m.configureWasmThreads(defaultThreadSetting ?? m.defaultThreads());
     threadsModule = m;
@@ -231,4 +233,4 @@ export async function useBestBackend(prefer?: readonly BackendName[], options: B
 export const activeBackend = (): string => tf.getBackend();
 
 export { ensureGradients, patchBackend, registerGradients, withSetupHint } from './gradients.js';
-export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners } from './wasm-process.js';
+export { guardWasmProcessListeners, removeListenersAddedSince, snapshotProcessListeners, GUARDED_EVENTS, type ListenerSnapshot } from './wasm-process.js';

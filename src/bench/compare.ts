@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import { numTensors } from '../core/scope.js';
 import { availability, backendNames, useBackend, type BackendName } from '../backends/index.js';
 import type { BenchSpec, StepBenchConfig } from './cases.js';
 
@@ -93,7 +93,7 @@ const median = (xs: readonly number[]): number => {
 
 /** Times one tfjs case: prepare, one warm-up, `reps` timed runs, dispose; checks for leaks. */
 async function timeTfjs(spec: BenchSpec, reps: number): Promise<number[]> {
-  const before = tf.memory().numTensors;
+  const before = numTensors();
   const bc = await spec.prepare();
   try {
     await bc.run();
@@ -106,7 +106,7 @@ async function timeTfjs(spec: BenchSpec, reps: number): Promise<number[]> {
     return times;
   } finally {
     bc.dispose();
-    const leaked = tf.memory().numTensors - before;
+    const leaked = numTensors() - before;
     if (leaked !== 0) throw new Error(`${spec.name} left ${leaked} tensor(s) alive`);
   }
 }

@@ -30,7 +30,9 @@ export interface BatchNormConfig {
 
 /** Cross-rank statistics for {@link BatchNormConfig.sync}. @category layers */
 export interface BatchNormSync {
+  /** The number of data-parallel ranks whose batches are pooled. */
   readonly worldSize: number;
+  /** Sums a constant tensor over the ranks (an all-reduce). */
   readonly sum: (x: T<never>) => T<never>;
 }
 

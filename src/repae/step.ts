@@ -89,7 +89,9 @@ export interface RepaeStepConfig {
  * @category optimizers
  */
 export interface StepParallel {
+  /** Mean-reduces a flat gradient list over the ranks (before clipping, as DDP does). */
   readonly reduceGradients: (grads: readonly GradLeaf[]) => GradLeaf[];
+  /** SyncBatchNorm statistics for the SiT latent BatchNorm. */
   readonly bnSync: BatchNormSync;
 }
 

@@ -3,3 +3,4 @@ export * from './optim.js';
 export * from './ema.js';
 export * from './config.js';
 export * from './loop.js';
+export * from './distributed.js';
