@@ -21,7 +21,11 @@ const batch = { x: rng.normal(k3, [16, 4]), y: rng.normal(k4, [16, 1]) };
 const [value, grads] = valueAndGrad(headLoss, ['head'])(store, batch); // grads.head.w: T<never> | null
 console.log('loss', await readScalar(value), 'grad of head.w:', grads.head.w === null ? 'none' : 'computed');
 
-// @ts-expect-error Type '"enc"' is not assignable to type '"head"': headLoss may not differentiate 'enc'.
-valueAndGrad(headLoss, ['enc']);
+try {
+  // @ts-expect-error Type '"enc"' is not assignable to type '"head"': headLoss may not differentiate 'enc'.
+  valueAndGrad(headLoss, ['enc']);
+} catch (e) {
+  console.log('and at run time:', (e as Error).message); // valueAndGrad(head): 'enc' is not in wrt [head]
+}
 // @ts-expect-error Type 'T<"enc" | "head">' is not assignable to type 'Scalar<"head">': the value depends on 'enc'.
 loss('bad', ['head'], (v, b: { z: T<'enc'> }) => [mean(matMul(b.z, v.head.w)), {}] as const);

@@ -107,7 +107,9 @@ let threadsError: string | undefined;
 /** Loads the thread-enabled tfjs-backend-wasm (Node only); a failure leaves the plain single-threaded package. */
 async function nodeWasmThreads(): Promise<string> {
   try {
-    const m = await import('./wasm-threads.js');
+    // A computed specifier keeps browser bundlers from following this Node-only module (node:fs, node:module, …).
+    const spec = './wasm-threads.js';
+    const m = (await import(/* @vite-ignore */ spec)) as typeof import('./wasm-threads.js');
     m.installWasmThreads();
     m.configureWasmThreads(defaultThreadSetting ?? m.defaultThreads());
     threadsModule = m;

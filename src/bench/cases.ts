@@ -82,6 +82,19 @@ export const SMALL_STEP: StepBenchConfig = {
   encoderDim: 384,
 };
 
+/**
+ * The 64 px step: 64 px, batch 4, VAE ch 32 × [1, 1, 2] (f4, 16×16 latents), SiT depth 4 / width 64
+ * / 4 heads / p2 (64 tokens), encoder width 32 — the shape `../shared/perf/README.md` times as
+ * `step-64px`.
+ * @category utility types
+ */
+export const STEP_64PX: StepBenchConfig = {
+  name: 'repae-step-64px',
+  run: { resolution: 64, vaeCh: 32, vaeChMult: [1, 1, 2], vaeEmbedDim: 4, sitDepth: 4, sitHidden: 64, sitHeads: 4, patchSize: 2, encoderDepth: 2, projectorDim: 128, discNdf: 8, discLayers: 2, numClasses: 10 },
+  batch: 4,
+  encoderDim: 32,
+};
+
 /** Describes a step configuration in one line. @category utility types */
 export function describeStep(c: StepBenchConfig): string {
   const r = decodeRunConfig(c.run, c.name);
@@ -204,4 +217,4 @@ export function sitBlockCase(opts: { readonly hidden?: number; readonly heads?: 
 }
 
 /** The default cases, in run order. @category utility types */
-export const defaultCases = (): BenchSpec[] => [stepCase(TINY_STEP), stepCase(SMALL_STEP), matmulCase(1024), sitBlockCase()];
+export const defaultCases = (): BenchSpec[] => [stepCase(TINY_STEP), stepCase(SMALL_STEP), stepCase(STEP_64PX), matmulCase(1024), sitBlockCase()];

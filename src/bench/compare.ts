@@ -13,22 +13,27 @@ import { numTensors } from '../core/scope.js';
 import { availability, backendNames, useBackend, type BackendName } from '../backends/index.js';
 import type { BenchSpec, StepBenchConfig } from './cases.js';
 
-/** A column: a tfjs backend (optionally with a wasm thread count) or the PyTorch reference. @category utility types */
+/** A column: a tfjs backend (optionally with a thread count: wasm's or libtorch's) or the PyTorch reference. @category utility types */
 export type BenchColumn =
   | { readonly kind: 'tfjs'; readonly id: string; readonly label: string; readonly backend: string; readonly threads?: number }
   | { readonly kind: 'pytorch'; readonly id: string; readonly label: string; readonly threads: number };
 
+const threadsLabel = (n: number): string => `${n} thread${n === 1 ? '' : 's'}`;
+
 /**
- * The default columns for `threads` cores: wasm 1 thread, wasm N threads, PyTorch N threads.
+ * The default columns for `threads` cores: wasm and the libtorch backend at 1 and N threads, and
+ * the official PyTorch step at 1 and N threads (each tfjs column is compared with the PyTorch
+ * column of the same thread count).
  * @category utility types
  */
 export function defaultColumns(threads: number): BenchColumn[] {
+  const counts = [...new Set([1, threads])];
   const cols: BenchColumn[] = [
-    { kind: 'tfjs', id: 'wasm-1', label: 'wasm 1 thread', backend: 'wasm', threads: 1 },
-    { kind: 'tfjs', id: `wasm-${threads}`, label: `wasm ${threads} threads`, backend: 'wasm', threads },
-    { kind: 'pytorch', id: `pytorch-${threads}`, label: `PyTorch ${threads} thread${threads === 1 ? '' : 's'}`, threads },
+    ...counts.map((n): BenchColumn => ({ kind: 'tfjs', id: `wasm-${n}`, label: `wasm ${threadsLabel(n)}`, backend: 'wasm', threads: n })),
+    ...counts.map((n): BenchColumn => ({ kind: 'tfjs', id: `torch-${n}`, label: `torch ${threadsLabel(n)}`, backend: 'torch', threads: n })),
+    ...counts.map((n): BenchColumn => ({ kind: 'pytorch', id: `pytorch-${n}`, label: `PyTorch ${threadsLabel(n)}`, threads: n })),
   ];
-  return cols.filter((c, i) => cols.findIndex((d) => d.id === c.id) === i);
+  return cols;
 }
 
 /** Where the PyTorch timing script is, and the Python to run it with. @category utility types */
@@ -180,15 +185,20 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
 
 /**
  * The comparison as a Markdown table: median ms per column, then the ratios of the first column
- * to each tfjs column (thread speed-up) and of each tfjs column to each PyTorch column.
+ * to each other tfjs column (speed-up over the zero-install default) and of each tfjs column to
+ * the PyTorch column with the same thread count (every PyTorch column when none matches).
  * @category utility types
  */
 export function compareTable(r: CompareResult): string {
   const tfjs = r.columns.filter((c) => c.kind === 'tfjs'), torch = r.columns.filter((c) => c.kind === 'pytorch');
   const first = tfjs[0];
+  const peers = (c: BenchColumn): BenchColumn[] => {
+    const same = torch.filter((t) => t.kind === 'pytorch' && c.kind === 'tfjs' && t.threads === c.threads);
+    return same.length > 0 ? same : torch;
+  };
   const ratioCols: { readonly head: string; readonly num: BenchColumn; readonly den: BenchColumn }[] = [
     ...(first === undefined ? [] : tfjs.slice(1).map((c) => ({ head: `${first.id} / ${c.id}`, num: first, den: c }))),
-    ...tfjs.flatMap((c) => torch.map((t) => ({ head: `${c.id} / ${t.id}`, num: c, den: t }))),
+    ...tfjs.flatMap((c) => peers(c).map((t) => ({ head: `${c.id} / ${t.id}`, num: c, den: t }))),
   ];
   const head = ['case', ...r.columns.map((c) => `${c.label} (ms)`), ...ratioCols.map((x) => x.head)];
   const rows = r.cases.map((name) => {

@@ -9,7 +9,7 @@ import { checkOutput } from './errors.js';
 import { intFlag } from './gen-common.js';
 import { formatDuration } from './progress.js';
 import { readReference, runBench, type BenchResult } from '../bench/bench.js';
-import { defaultCases, matmulCase, SMALL_STEP, TINY_STEP } from '../bench/cases.js';
+import { defaultCases, matmulCase, SMALL_STEP, STEP_64PX, TINY_STEP } from '../bench/cases.js';
 import { compareTable, defaultColumns, findPytorch, runCompare } from '../bench/compare.js';
 
 /** The project root (two levels above this file; the working directory when bundled). */
@@ -163,7 +163,7 @@ async function compareCommand(p: ReturnType<typeof parseArgs>): Promise<number> 
   console.error(`bench: columns ${columns.map((c) => c.label).join(' | ')}; ${cases.length} case(s) × ${rounds} alternating round(s) × ${reps} rep(s); ${startLoad}`);
   if (torch.why !== undefined) console.error(torch.why);
   const t0 = performance.now();
-  const steps = new Map([TINY_STEP, SMALL_STEP].map((s) => [s.name, s]));
+  const steps = new Map([TINY_STEP, SMALL_STEP, STEP_64PX].map((s) => [s.name, s]));
   const r = await runCompare({ columns, cases, stepConfigs: steps, rounds, reps, ...(torch.setup === undefined ? {} : { pytorch: torch.setup }) });
   const endLoad = loadLine();
   const table = compareTable(r);

@@ -8,7 +8,7 @@ import { packLeaves, replaceTensors, treeTensors, unpackLeaves } from '../backen
 import { torchClones } from '../backends/torch/clones.js';
 import { nativeCollective, type NativeBuffer, type NativeGroup } from './native.js';
 
-export { CollectiveUnavailableError, addonPath, tryNativeCollective } from './native.js';
+export { CollectiveUnavailableError, addonPath, tryNativeCollective, type NativeBuffer, type NativeCollective, type NativeGroup } from './native.js';
 
 /** Reduction of {@link Collective.allReduce}: `mean` is c10d's sum divided by the world size. @category utility types */
 export type ReduceOp = 'mean' | 'sum';
@@ -26,11 +26,17 @@ export interface Collective {
   readonly worldSize: number;
   /** `single`, `gloo` or `nccl`. */
   readonly backend: string;
+  /** Sums (or averages) every tensor of `tree` over the ranks; returns new tensors (the inputs are unchanged). */
   allReduce<X>(tree: X, op: ReduceOp): Promise<X>;
+  /** Every rank receives rank `root`'s tensors of `tree` (new tensors). */
   broadcast<X>(tree: X, root: number): Promise<X>;
+  /** Waits until every rank has arrived. */
   barrier(): Promise<void>;
+  /** Leaves the process group (idempotent). */
   close(): Promise<void>;
+  /** {@link Collective.allReduce}, blocking the JS thread (bounded by the timeout); for the synchronous training step. */
   allReduceSync<X>(tree: X, op: ReduceOp): X;
+  /** {@link Collective.broadcast}, blocking the JS thread (bounded by the timeout). */
   broadcastSync<X>(tree: X, root: number): X;
   /** In-place reduction of host buffers (plain numbers: metrics, step counters). */
   allReduceBuffers(bufs: readonly Float32Array[], op: ReduceOp): Promise<void>;
@@ -128,7 +134,7 @@ export interface DistEnv {
 }
 
 /** Parses the torchrun variables; absent WORLD_SIZE means a single process. Errors name the variable. @category utility types */
-export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv {
+export function distEnv(env: Readonly<Record<string, string | undefined>> = process.env): DistEnv {
   const int = (k: string, def: number): number => {
     const v = env[k];
     if (v === undefined || v === '') return def;
@@ -149,7 +155,7 @@ export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv {
  * torchrun (`TORCHELASTIC_USE_AGENT_STORE=True`) the agent's store is used.
  * @category utility types
  */
-export async function collectiveFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Collective> {
+export async function collectiveFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Promise<Collective> {
   const d = distEnv(env);
   if (d.worldSize === 1) return singleProcessCollective();
   const t = env['REPAE_DIST_TIMEOUT_MS'];

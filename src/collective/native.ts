@@ -5,22 +5,35 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** An opaque process-group handle of the addon. @category utility types */
-export interface NativeGroup { readonly __nativeGroup: unique symbol }
+export interface NativeGroup {
+  /** Brand (no run-time field). */
+  readonly __nativeGroup: unique symbol;
+}
 
 /** A buffer the addon reduces in place: a Float32Array, or a torch tensor handle of the tensor part. @category utility types */
 export type NativeBuffer = Float32Array | object;
 
 /** The addon's `collective` part (native/collective.cc). @category utility types */
 export interface NativeCollective {
+  /** Rendezvous (TCPStore) and a process group (Gloo, or NCCL on a CUDA build). */
   create(o: { rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; backend: string; iface?: string; hostStore?: boolean }): Promise<NativeGroup>;
+  /** In-place all-reduce of the buffers, blocking. */
   allReduce(g: NativeGroup, bufs: readonly NativeBuffer[], op: 'sum' | 'mean', sync: true): void;
+  /** In-place all-reduce of the buffers, off the JS thread. */
   allReduce(g: NativeGroup, bufs: readonly NativeBuffer[], op: 'sum' | 'mean', sync?: false): Promise<void>;
+  /** In-place broadcast from `root`, blocking. */
   broadcast(g: NativeGroup, bufs: readonly NativeBuffer[], root: number, sync: true): void;
+  /** In-place broadcast from `root`, off the JS thread. */
   broadcast(g: NativeGroup, bufs: readonly NativeBuffer[], root: number, sync?: false): Promise<void>;
+  /** Waits for every rank, blocking. */
   barrier(g: NativeGroup, sync: true): void;
+  /** Waits for every rank, off the JS thread. */
   barrier(g: NativeGroup, sync?: false): Promise<void>;
+  /** Leaves and frees the process group. */
   destroy(g: NativeGroup): void;
+  /** The collective backends this build has (`gloo`, `nccl`). */
   readonly backends: readonly string[];
+  /** Whether torch-backend tensors can be reduced in place. */
   readonly torchTensors: boolean;
 }
 
@@ -35,7 +48,11 @@ export class CollectiveUnavailableError extends Error {
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Path of the addon: `$REPAE_NATIVE_ADDON`, else `build/native/repae_native.node` in the repository. @category utility types */
-export const addonPath = (): string => process.env['REPAE_NATIVE_ADDON'] ?? join(root, 'build', 'native', 'repae_native.node');
+export const addonPath = (): string => {
+  // from src/collective (a checkout) or dist/src/collective (the installed package)
+  const candidates = [join(root, 'build', 'native', 'repae_native.node'), join(root, '..', 'build', 'native', 'repae_native.node')];
+  return process.env['REPAE_NATIVE_ADDON'] ?? candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
+};
 
 let cached: NativeCollective | CollectiveUnavailableError | undefined;
 

@@ -92,6 +92,7 @@ export interface RepaeStepConfig {
 export interface StepParallel {
   /** Mean-reduces a list of gradient leaves over the ranks (null = no gradient, kept null). */
   readonly reduceGradients: (grads: readonly GradLeaf[]) => GradLeaf[];
+  /** SyncBatchNorm statistics for the SiT latent BatchNorm. */
   readonly bnSync: BatchNormSync;
 }
 

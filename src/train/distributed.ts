@@ -60,7 +60,7 @@ export function stepParallel(c: Collective): StepParallel {
   };
 }
 
-/** The per-sample randomness of rows `[lo, hi)` of global batch `step`, drawn as {@link repaeStep} draws it for the whole batch. @category optimizers */
+/** The per-sample randomness of rows `[lo, hi)` of global batch `step`, drawn as `repaeStep` draws it for the whole batch. @category optimizers */
 export function globalBatchNoise(setup: RunSetup, step: number, lo: number, hi: number): RepaeInject {
   const n = setup.cfg.batchSize, sit = setup.sit, per = sit.inputSize * sit.inputSize * sit.inChannels;
   const [kPost, kT, kNoise, kDrop] = split(fold(setup.stepKey, step), 4) as [Key, Key, Key, Key];
@@ -115,7 +115,7 @@ async function reduceNumbers(c: Collective, xs: readonly number[], op: 'sum' | '
  * global|per-rank), or undefined for a single process.
  * @category optimizers
  */
-export async function parallelFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ readonly collective: Collective; readonly rng: DistRng } | undefined> {
+export async function parallelFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Promise<{ readonly collective: Collective; readonly rng: DistRng } | undefined> {
   const { collectiveFromEnv, distEnv } = await import('../collective/index.js');
   if (distEnv(env).worldSize === 1) return undefined;
   const rng = env['REPAE_DIST_RNG'] ?? 'global';

@@ -4,4 +4,4 @@ export * from './config.js';
 export * from './loop.js';
 export * from './run.js';
 export * from './evaluate.js';
-export type { LoopParallel } from './distributed.js';
+export * from './distributed.js';

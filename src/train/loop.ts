@@ -35,7 +35,7 @@ export class TrainingInterruptedError extends Error {
   override readonly name = 'TrainingInterruptedError';
   /** Process exit code. */
   readonly exitCode: number;
-  constructor(message: string, signal: NodeJS.Signals) {
+  constructor(message: string, signal: 'SIGINT' | 'SIGTERM' | (string & {})) {
     super(message);
     this.exitCode = signal === 'SIGTERM' ? 143 : 130;
   }

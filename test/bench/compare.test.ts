@@ -12,9 +12,23 @@ import { repae } from '../cli/run-cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'repae-compare-'));
 afterAll(() => { rmSync(tmp, { recursive: true, force: true }); setDefaultThreads(undefined); });
 
-it('the default columns are wasm 1 thread, wasm N threads, PyTorch N threads (deduplicated for N = 1)', () => {
-  expect(defaultColumns(4).map((c) => c.id)).toEqual(['wasm-1', 'wasm-4', 'pytorch-4']);
-  expect(defaultColumns(1).map((c) => c.id)).toEqual(['wasm-1', 'pytorch-1']);
+it('the default columns are wasm, torch and PyTorch at 1 and N threads (deduplicated for N = 1)', () => {
+  expect(defaultColumns(4).map((c) => c.id)).toEqual(['wasm-1', 'wasm-4', 'torch-1', 'torch-4', 'pytorch-1', 'pytorch-4']);
+  expect(defaultColumns(1).map((c) => c.id)).toEqual(['wasm-1', 'torch-1', 'pytorch-1']);
+});
+
+it('each tfjs column is compared with the PyTorch column of the same thread count', () => {
+  const cols = defaultColumns(2);
+  const median = new Map<string, number>(cols.map((c, i) => [`${c.id}|m`, 10 * (i + 1)]));
+  const table = compareTable({ columns: cols, cases: ['m'], rounds: [], median, notes: [] });
+  const cells = (line: string | undefined): string[] => (line ?? '').split('|').map((c) => c.trim()).slice(1, -1);
+  const head = cells(table.split('\n')[0]);
+  expect(head).toContain('torch-2 / pytorch-2');
+  expect(head).toContain('wasm-1 / pytorch-1');
+  expect(head).not.toContain('torch-2 / pytorch-1');
+  const row = cells(table.split('\n')[2]);
+  // torch-2 is the 4th column (40 ms), pytorch-2 the 6th (60 ms)
+  expect(row[head.indexOf('torch-2 / pytorch-2')]).toBe(`${(40 / 60).toFixed(2)}×`);
 });
 
 it('alternates the columns within each round (A B A B), takes medians, prints ratios, leaks nothing', async () => {
@@ -35,7 +49,7 @@ it('alternates the columns within each round (A B A B), takes medians, prints ra
 
 it('repae bench (no --backends) writes the table; without the PyTorch script it says so', async () => {
   const out = join(tmp, 'r.json');
-  const r = await repae('bench', '--threads', '2', '--cases', 'matmul-32', '--rounds', '1', '--reps', '1', '--perf-dir', join(tmp, 'none'), '--out', out);
+  const r = await repae('bench', '--threads', '2', '--columns', 'wasm-1,wasm-2,pytorch-2', '--cases', 'matmul-32', '--rounds', '1', '--reps', '1', '--perf-dir', join(tmp, 'none'), '--out', out);
   expect(r.code, r.err).toBe(0);
   expect(r.out).toMatch(/^\| matmul-32 \| [\d.]+ \| [\d.]+ \| [\d.]+× \|$/m);
   expect(r.out).toContain('PyTorch 2 threads: skipped (no PyTorch reference here)');

@@ -75,8 +75,10 @@ export async function loadTorchNative(): Promise<TorchLoad> {
     const { existsSync } = await import('node:fs');
     const { fileURLToPath } = await import('node:url');
     const { join, dirname } = await import('node:path');
-    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-    const path = process.env['REPAE_NATIVE_ADDON'] ?? join(root, 'build', 'native', 'repae_native.node');
+    // from src/backends/torch (a checkout) or dist/src/backends/torch (the installed package)
+    const here = dirname(fileURLToPath(import.meta.url));
+    const candidates = [join(here, '..', '..', '..', 'build', 'native', 'repae_native.node'), join(here, '..', '..', '..', '..', 'build', 'native', 'repae_native.node')];
+    const path = process.env['REPAE_NATIVE_ADDON'] ?? candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
     if (!existsSync(path)) {
       const hasTorch = existsSync('/usr/include/ATen/ATen.h') || (process.env['LIBTORCH'] ?? '') !== '';
       return {
