@@ -33,15 +33,8 @@ std::vector<c10::OperatorHandle>& Ops() {
 
 at::ScalarType ParseScalarType(Napi::Env env, const Napi::Value& v, const Where& where) {
   if (v.IsNumber()) return static_cast<at::ScalarType>(v.As<Napi::Number>().Int32Value());
-  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (s == "float32") return at::kFloat;
-  if (s == "int32") return at::kInt;
-  if (s == "bool") return at::kBool;
-  if (s == "float64") return at::kDouble;
-  if (s == "int64") return at::kLong;
-  if (s == "uint8") return at::kByte;
-  if (s == "float16") return at::kHalf;
-  if (s == "bfloat16") return at::kBFloat16;
+  if (v.IsString())
+    if (auto d = DtypeFromName(v.As<Napi::String>().Utf8Value())) return *d;
   throw Napi::TypeError::New(env, where + ": expected a dtype string (float32, int32, bool, float64, int64, uint8, float16, bfloat16)");
 }
 

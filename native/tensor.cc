@@ -43,13 +43,8 @@ Holder* HolderOf(const Napi::Value& v) {
 }
 
 at::ScalarType ParseDtype(Napi::Env env, const std::string& s) {
-  if (s == "float32") return at::kFloat;
-  if (s == "int32") return at::kInt;
-  if (s == "bool") return at::kBool;
-  if (s == "float64") return at::kDouble;
-  if (s == "int64") return at::kLong;
-  if (s == "uint8") return at::kByte;
-  throw Napi::TypeError::New(env, "repae native: unsupported dtype '" + s + "' (float32, int32, bool, float64, int64, uint8)");
+  if (auto d = DtypeFromName(s)) return *d;
+  throw Napi::TypeError::New(env, "repae native: unsupported dtype '" + s + "' (float32, int32, bool, float64, int64, uint8, float16, bfloat16)");
 }
 
 const char* DtypeName(at::ScalarType t) {
@@ -191,6 +186,18 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveTensors", Napi::Function::New(env, Live, "liveTensors"));
 }
 }  // namespace
+
+std::optional<at::ScalarType> DtypeFromName(const std::string& name) {
+  if (name == "float32") return at::kFloat;
+  if (name == "int32") return at::kInt;
+  if (name == "bool") return at::kBool;
+  if (name == "float64") return at::kDouble;
+  if (name == "int64") return at::kLong;
+  if (name == "uint8") return at::kByte;
+  if (name == "float16") return at::kHalf;
+  if (name == "bfloat16") return at::kBFloat16;
+  return std::nullopt;
+}
 
 bool IsTensorHandle(const Napi::Value& v) { return HolderOf(v) != nullptr; }
 
