@@ -5,11 +5,11 @@
  * and after). Each case fails before any training starts.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshot } from '../helpers/snapshot.js';
 import { useBackend } from '../../src/backends/index.js';
 import { exportVae } from '../../src/cli/cmd-export-vae.js';
 import { describeError, ownFrames, REPORT_HINT, UsageError } from '../../src/cli/errors.js';
@@ -44,16 +44,6 @@ async function cli(args: readonly string[], dir = cwd): Promise<Child> {
     running--;
     waiting.shift()?.();
   }
-}
-
-/** sha256 of every file under `dir`, by relative path. */
-function snapshot(dir: string, base = dir, into = new Map<string, string>()): Map<string, string> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) snapshot(p, base, into);
-    else into.set(p.slice(base.length + 1), createHash('sha256').update(readFileSync(p)).digest('hex'));
-  }
-  return into;
 }
 
 /** Flips one byte in the middle of a file (same size: only the CRC can tell). */

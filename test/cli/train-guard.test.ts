@@ -5,12 +5,12 @@
  * says which checkpoint is kept, and SIGINT writes a final checkpoint. Real CLI in child processes.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshot } from '../helpers/snapshot.js';
 import { useBackend } from '../../src/backends/index.js';
 import { releaseOld } from '../../src/core/scope.js';
 import { latestCheckpoint } from '../../src/io/checkpoint.js';
@@ -37,15 +37,6 @@ function train(args: readonly string[], onOut?: (soFar: string, child: ReturnTyp
     c.on('error', fail);
     c.on('close', (code, signal) => { clearTimeout(timer); done({ code, signal, out: o, err: e }); });
   });
-}
-
-function snapshot(dir: string, base = dir, into = new Map<string, string>()): Map<string, string> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) snapshot(p, base, into);
-    else into.set(p.slice(base.length + 1), createHash('sha256').update(readFileSync(p)).digest('hex'));
-  }
-  return into;
 }
 
 const steps = (run: string): number[] => readFileSync(join(out, run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
