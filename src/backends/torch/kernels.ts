@@ -167,21 +167,28 @@ function conv2d(c: KernelCtx): TorchHandle {
   return nhwc(c, y);
 }
 
-/** dL/dx of a conv: convolution_backward on the (pre-padded) input shape, cropped back. */
-function conv2dBackpropInput(c: KernelCtx): TorchHandle {
-  const dy = c.info('dy'), f = c.info('filter');
-  const inShape = nums(c, 'inputShape');
-  const g = convGeometry(inShape, f.shape as [number, number, number, number], c);
+/**
+ * dL/dx of a (grouped) conv: convolution_backward on the (pre-padded) input shape, cropped back.
+ * `w` is the ATen weight [out, in/groups, kh, kw].
+ */
+function convInputGrad(c: KernelCtx, inShape: number[], g: ReturnType<typeof convGeometry>, w: TorchHandle, groups: number): TorchHandle {
   const sym = symmetric(g);
-  const [n, h, w, ci] = inShape as [number, number, number, number];
-  const ph = sym ? h : h + g.padInfo.top + g.padInfo.bottom, pw = sym ? w : w + g.padInfo.left + g.padInfo.right;
+  const [n, h, wd, ci] = inShape as [number, number, number, number];
+  const ph = sym ? h : h + g.padInfo.top + g.padInfo.bottom, pw = sym ? wd : wd + g.padInfo.left + g.padInfo.right;
   const dummy = emptyNchw(c, [n, ci, ph, pw], true);
   const pad = sym ? [g.padInfo.top, g.padInfo.left] : [0, 0];
-  void dy;
-  const [dx] = c.calls('convolution_backward', nchw(c, c.x('dy')), dummy, weight(c, 'filter'), null, [g.strideHeight, g.strideWidth], pad, [g.dilationHeight, g.dilationWidth], false, [0, 0], 1, [true, false, false]);
+  const [dx] = c.calls('convolution_backward', nchw(c, c.x('dy')), dummy, w, null, [g.strideHeight, g.strideWidth], pad, [g.dilationHeight, g.dilationWidth], false, [0, 0], groups, [true, false, false]);
   let r = dx as TorchHandle;
-  if (!sym) r = c.call('narrow', c.call('narrow', r, 2, g.padInfo.top, h), 3, g.padInfo.left, w);
+  if (!sym) r = c.call('narrow', c.call('narrow', r, 2, g.padInfo.top, h), 3, g.padInfo.left, wd);
   return nhwc(c, r);
+}
+
+/** dL/dx of a conv. */
+function conv2dBackpropInput(c: KernelCtx): TorchHandle {
+  const f = c.info('filter');
+  const inShape = nums(c, 'inputShape');
+  const g = convGeometry(inShape, f.shape as [number, number, number, number], c);
+  return convInputGrad(c, inShape, g, weight(c, 'filter'), 1);
 }
 
 /** dL/dfilter of a conv: convolution_backward with the real input, a [out, in, kh, kw] result viewed as [kh, kw, in, out]. */
@@ -214,13 +221,7 @@ function depthwiseBackpropInput(c: KernelCtx): TorchHandle {
   const f = c.info('filter');
   const inShape = nums(c, 'inputShape');
   const g = convGeometry(inShape, f.shape as [number, number, number, number], c, true);
-  const sym = symmetric(g);
-  const [n, h, w, ci] = inShape as [number, number, number, number];
-  const dummy = emptyNchw(c, [n, ci, sym ? h : h + g.padInfo.top + g.padInfo.bottom, sym ? w : w + g.padInfo.left + g.padInfo.right], true);
-  const [dx] = c.calls('convolution_backward', nchw(c, c.x('dy')), dummy, depthwiseWeight(c, c.x('filter'), f.shape), null, [g.strideHeight, g.strideWidth], sym ? [g.padInfo.top, g.padInfo.left] : [0, 0], [g.dilationHeight, g.dilationWidth], false, [0, 0], ci, [true, false, false]);
-  let r = dx as TorchHandle;
-  if (!sym) r = c.call('narrow', c.call('narrow', r, 2, g.padInfo.top, h), 3, g.padInfo.left, w);
-  return nhwc(c, r);
+  return convInputGrad(c, inShape, g, depthwiseWeight(c, c.x('filter'), f.shape), inShape[3] as number);
 }
 
 function depthwiseBackpropFilter(c: KernelCtx): TorchHandle {
