@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { releaseOld } from '../core/scope.js';
 import { buildEncoder, initRunState, openDataset, setupRun } from '../train/run.js';
-import { evaluateRun } from '../train/evaluate.js';
+import { evaluateRun, type JudgedAccuracy } from '../train/evaluate.js';
+import { trainJudge, type JudgeOptions } from '../train/judge.js';
+import { syntheticClasses } from '../data/synthetic.js';
 import { linePlotPng, linePlotSvg, type Series } from '../report/plot.js';
 import { routingTableMarkdown } from '../report/routing-table.js';
 import { decodeRunConfig, type RunConfig } from '../train/config.js';
@@ -15,25 +17,72 @@ import { intFlag, parseArgs, stringFlag, switchFlag } from './args.js';
 import { OutputExistsError } from './errors.js';
 import { activateBackend } from './gen-common.js';
 
-/** The demo's configuration: a tiny REPA-E that trains in a few minutes on 2 CPU cores. @category optimizers */
-export const demoConfig = (outputDir: string, steps: number): RunConfig =>
-  decodeRunConfig({
-    outputDir, expName: 'demo', dataDir: 'builtin:shapes:4000', resolution: 32, batchSize: 16,
+/** The demo's phases: `e2eSteps` REPA-E steps (VAE, SiT and discriminator together), then `ldmSteps` SiT steps on the tuned, frozen VAE. @category utility types */
+export interface DemoPhases {
+  readonly e2eSteps: number;
+  readonly ldmSteps: number;
+}
+
+/** The default phases of `npm start` (see {@link demoConfig}). @category utility types */
+export const DEMO_PHASES: DemoPhases = { e2eSteps: 150, ldmSteps: 1500 };
+
+/** Batch size of the second phase (the SiT alone is cheap: a larger batch per step). */
+const LDM_BATCH = 64;
+
+/**
+ * The demo's configuration of one phase: a tiny REPA-E on 2 CPU cores. Phase `e2e` is REPA-E
+ * proper (`repae-e`: all five objectives of the routing table); phase `ldm` continues the same
+ * SiT on the end-to-end-tuned VAE, frozen (`ldm`: the paper's use of the E2E-VAE with
+ * `train_ldm_only`), with a larger batch because its step does not run the VAE.
+ * @category utility types
+ */
+export const demoConfig = (outputDir: string, phases: DemoPhases, phase: 'e2e' | 'ldm' = 'e2e'): RunConfig => {
+  const total = phases.e2eSteps + (phase === 'ldm' ? phases.ldmSteps : 0);
+  return decodeRunConfig({
+    outputDir, expName: 'demo', dataDir: 'builtin:shapes:4000', resolution: 32, batchSize: phase === 'ldm' ? LDM_BATCH : 16,
+    mode: phase === 'ldm' ? 'ldm' : 'repae-e',
     sitDepth: 4, sitHidden: 64, sitHeads: 4, encoderDepth: 2, projectorDim: 128, vaeCh: 32, vaeChMult: [1, 1, 2], vaeEmbedDim: 4,
     discNdf: 8, discLayers: 2, perceptualWeight: 0, encoderSteps: 300, emaDecay: 0.995,
-    learningRate: 3e-4, vaeLearningRate: 1e-4, discLearningRate: 1e-4,
-    maxTrainSteps: steps, checkpointingSteps: Math.max(50, Math.floor(steps / 4)), samplingSteps: Math.max(50, Math.floor(steps / 4)), logEvery: 10, resume: false,
+    learningRate: 5e-4, vaeLearningRate: 3e-4, discLearningRate: 1e-4,
+    maxTrainSteps: total, checkpointingSteps: Math.max(50, Math.floor(total / 4)), samplingSteps: Math.max(50, Math.floor(total / 4)), logEvery: 10, resume: false,
   });
+};
+
+/** Class-balanced samples the demo draws and judges (20 per class). */
+const DEMO_SAMPLES = 200;
+
+/** The report's judge section: accuracy on samples, reconstructions and real held-out images, and per class. */
+function judgeSection(j: JudgedAccuracy, origin: string): string[] {
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  return [
+    `The judge is ${origin}. It labels each image; the accuracy is the fraction labelled with the class it was generated for (chance: 10%).`, '',
+    '| images | judge accuracy | n |', '|---|---|---|',
+    `| EMA samples (class-conditional) | **${pct(j.samples)}** | ${j.nSamples} |`,
+    `| VAE reconstructions of held-out images | ${pct(j.reconstructions)} | ${j.nReconstructions} |`,
+    `| the held-out images themselves | ${pct(j.real)} | ${j.nReconstructions} |`, '',
+    `Per class, on the samples: ${j.samplesPerClass.map((a, c) => `${syntheticClasses[c] ?? c} ${pct(a)}`).join(', ')}.`,
+  ];
+}
 
 /** Reads `metrics.jsonl` into series. */
 function readSeries(file: string, names: readonly string[]): Series[] {
   const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-  return names.map((n) => ({ name: n, x: rows.map((r) => r['step'] as number), y: rows.map((r) => r[n] as number) }));
+  return names.map((n) => {
+    const has = rows.filter((r) => typeof r[n] === 'number'); // phase 2 logs no VAE or discriminator values
+    return { name: n, x: has.map((r) => r['step'] as number), y: has.map((r) => r[n] as number) };
+  });
 }
 
-/** Runs the demo; returns the report path. @category optimizers */
-export async function runDemo(outputDir: string, steps: number, log: (s: string) => void = console.log): Promise<string> {
-  const cfg = demoConfig(outputDir, steps);
+/** Smaller settings of {@link runDemo} (for tests): the built-in encoder's and the judge's training. @category utility types */
+export interface DemoOptions {
+  readonly encoderSteps?: number;
+  readonly judge?: JudgeOptions;
+}
+
+/** Runs the demo (`npm start`): both phases, the judge, the evaluation; writes the report and returns its path. @category utility types */
+export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASES, log: (s: string) => void = console.log, o: DemoOptions = {}): Promise<string> {
+  const cfg = o.encoderSteps === undefined ? demoConfig(outputDir, phases) : { ...demoConfig(outputDir, phases), encoderSteps: o.encoderSteps };
+  const steps = phases.e2eSteps + phases.ldmSteps;
   const runDir = join(outputDir, 'demo');
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
@@ -43,10 +92,21 @@ export async function runDemo(outputDir: string, steps: number, log: (s: string)
   const data = openDataset(cfg);
   const enc = await buildEncoder(cfg, data, undefined, log, cfg.encoderSteps);
   const setup = setupRun(cfg, enc.spec.dim);
-  const s = await trainLoop({ runDir, setup, data, encoder: enc, log, init: () => initRunState(setup, data, enc, log) });
+  log(`phase 1: ${phases.e2eSteps} REPA-E steps (end to end: VAE, SiT, discriminator), batch ${cfg.batchSize}`);
+  const s1 = await trainLoop({ runDir, setup, data, encoder: enc, log, init: () => initRunState(setup, data, enc, log) });
+  const e2eSeconds = (performance.now() - t0) / 1000;
+  const ldmSetup = setupRun(demoConfig(outputDir, phases, 'ldm'), enc.spec.dim);
+  log(`phase 2: ${phases.ldmSteps} SiT steps on the end-to-end-tuned VAE, frozen (ldm), batch ${ldmSetup.cfg.batchSize}`);
+  const s = phases.ldmSteps === 0 ? s1 : await trainLoop({ runDir, setup: ldmSetup, data, encoder: enc, log, init: () => Promise.resolve(s1) });
   const trainSeconds = (performance.now() - t0) / 1000;
-  log('evaluating: EMA samples (Euler, 50 steps, CFG 4), reconstructions, latent statistics, alignment');
-  const ev = await evaluateRun(s, setup, data, enc);
+  log('judge: training a separate classifier on freshly generated images (its own key) to label the samples');
+  const tJudge = performance.now();
+  const judge = await trainJudge(setup, log, o.judge);
+  const judgeSeconds = (performance.now() - tJudge) / 1000;
+  log(`evaluating: ${DEMO_SAMPLES} EMA samples (Euler, 50 steps, CFG 4), reconstructions, latent statistics, alignment`);
+  const ev = await evaluateRun(s, setup, data, enc, { judge, nSamples: DEMO_SAMPLES });
+  const totalSeconds = (performance.now() - t0) / 1000;
+  const peakMb = process.resourceUsage().maxRSS / 1024;
   writeFileSync(join(runDir, 'samples.png'), ev.samplesPng);
   writeFileSync(join(runDir, 'reconstructions.png'), ev.reconPng);
   writeFileSync(join(runDir, 'latent-pca.png'), ev.pcaPng);
@@ -64,11 +124,13 @@ export async function runDemo(outputDir: string, steps: number, log: (s: string)
   const last = readSeries(join(runDir, 'metrics.jsonl'), ['sit_loss', 'sit.denoising_loss', 'sit.proj_loss', 'vae_loss_dict.reconstruction_loss']).map((x) => `| \`${x.name}\` | ${(x.y[0] as number).toFixed(4)} | ${(x.y[x.y.length - 1] as number).toFixed(4)} |`);
   const report = [
     '# repae demo report', '',
-    `A tiny REPA-E trained end to end, offline, on the built-in procedurally generated dataset (${data.length} images of 10 shape classes, 32×32), backend **${backend}**, ${steps} steps of batch ${cfg.batchSize}, ${trainSeconds.toFixed(0)} s including the encoder.`, '',
+    `A tiny REPA-E trained offline on the built-in procedurally generated dataset (${data.length} images of 10 shape classes, 32×32), backend **${backend}**, in two phases: **${phases.e2eSteps} REPA-E steps** of batch ${cfg.batchSize}, end to end (all five objectives of the routing table below: the VAE, the SiT and the discriminator train together; ${e2eSeconds.toFixed(0)} s including the encoder), then **${phases.ldmSteps} SiT steps** of batch ${ldmSetup.cfg.batchSize} on the end-to-end-tuned VAE, frozen (\`ldm\` mode, the paper's use of the E2E-VAE; ${(trainSeconds - e2eSeconds).toFixed(0)} s): the SiT step without the VAE is much cheaper, so most of the SiT's training fits in the time.`, '',
     `**Representation encoder:** ${enc.origin}. (No pretrained encoder can be downloaded offline; a user with DINOv2 or MobileNet weights passes \`--enc-type\` to \`repae train\`.)`, '',
     `**Perceptual loss:** weight ${cfg.perceptualWeight} in this demo: LPIPS needs VGG16 weights the project cannot ship.`, '',
     '## Routing table in force', '', routingTableMarkdown(cfg), '',
     '## Samples (EMA SiT, Euler 50 steps, CFG 4, one column per class)', '', '![samples](samples.png)', '',
+    `*Columns, left to right: ${syntheticClasses.join(', ')}. The first 8 of the ${DEMO_SAMPLES} samples of each class, in drawing order (no selection).*`, '',
+    '## How recognisable are they?', '', ...(ev.judged === undefined ? ['(no judge)'] : judgeSection(ev.judged, judge.origin)), '',
     '## Reconstructions (top: input, bottom: VAE) and latent PCA', '', '![reconstructions](reconstructions.png)', '', '![latent PCA](latent-pca.png)', '',
     '## Numbers', '', '| metric | value |', '|---|---|',
     `| latent spatial variance (BN-normalised posterior means) | ${ev.spatialVariance.toFixed(4)} |`,
@@ -89,11 +151,18 @@ export async function runDemo(outputDir: string, steps: number, log: (s: string)
 
 /** Implements `repae demo`. @category utility types */
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) { console.log('usage: repae demo [--output-dir runs] [--steps 300] [--force]   (--force: replace an existing <output-dir>/demo)'); return 0; }
-  const p = parseArgs(argv, ['output-dir', 'steps'], ['force']);
-  const out = stringFlag(p, 'output-dir', 'runs'), steps = intFlag(p, 'steps', 300);
+  if (argv.includes('--help')) {
+    console.log(`usage: repae demo [--output-dir runs] [--steps ${DEMO_PHASES.e2eSteps}] [--ldm-steps ${DEMO_PHASES.ldmSteps}] [--force]
+  --steps N       phase 1: REPA-E steps, end to end (VAE, SiT, discriminator), batch 16
+  --ldm-steps N   phase 2: SiT steps on the tuned VAE, frozen, batch ${LDM_BATCH} (0: none)
+  --force         replace an existing <output-dir>/demo`);
+    return 0;
+  }
+  const p = parseArgs(argv, ['output-dir', 'steps', 'ldm-steps'], ['force']);
+  const out = stringFlag(p, 'output-dir', 'runs');
+  const phases: DemoPhases = { e2eSteps: intFlag(p, 'steps', DEMO_PHASES.e2eSteps), ldmSteps: intFlag(p, 'ldm-steps', DEMO_PHASES.ldmSteps, 0) };
   const runDir = join(out, 'demo');
   if (existsSync(runDir) && readdirSync(runDir).length > 0 && !switchFlag(p, 'force')) throw new OutputExistsError(runDir, 'demo run directory', 'pass --force to replace it, or another --output-dir');
-  await runDemo(out, steps);
+  await runDemo(out, phases);
   return 0;
 }

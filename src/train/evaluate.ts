@@ -2,7 +2,7 @@
 import { fold, normal, type Key } from '../core/rng.js';
 import { releaseOld, tidy } from '../core/scope.js';
 import { toTensor, type T } from '../core/tensor.js';
-import { add, clip, concat, full, head, mean as meanOp, mul, reshape } from '../core/ops/index.js';
+import { add, clip, concat, full, head, mean as meanOp, mul, read, reshape } from '../core/ops/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { imageGrid } from '../io/png.js';
 import { cknna } from '../metrics/cknna.js';
@@ -18,6 +18,7 @@ import { eulerSampler, sitVelocityModel } from '../sample/index.js';
 import { decodeLatents } from './loop.js';
 import { batchAt, type RunEncoder, type RunSetup } from './run.js';
 import type { RepaeState } from '../repae/step.js';
+import { judgeAccuracy, judgeLabels, type Judge } from './judge.js';
 
 /** Numbers of an evaluation (see {@link evaluateRun}). @category metrics */
 export interface RunEvaluation {
@@ -34,6 +35,22 @@ export interface RunEvaluation {
   readonly samplesPng: Uint8Array;
   readonly reconPng: Uint8Array;
   readonly pcaPng: Uint8Array;
+  /** With a judge ({@link evaluateRun}'s `judge`): the fraction of images it assigns to their intended class. */
+  readonly judged?: JudgedAccuracy;
+}
+
+/** What the judge says about a run (fractions in [0, 1]). @category metrics */
+export interface JudgedAccuracy {
+  /** On the EMA samples: the class each was generated for. */
+  readonly samples: number;
+  /** Per class, on the samples. */
+  readonly samplesPerClass: readonly number[];
+  /** On the VAE reconstructions of the held-out images: their true class. */
+  readonly reconstructions: number;
+  /** On the same held-out images themselves (the judge's ceiling on this data). */
+  readonly real: number;
+  readonly nSamples: number;
+  readonly nReconstructions: number;
 }
 
 /**
@@ -42,10 +59,11 @@ export interface RunEvaluation {
  * sampling and the Fréchet distance (then `fd` is NaN).
  * @category metrics
  */
-export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: { readonly nBatches?: number; readonly nSamples?: number; readonly steps?: number; readonly cfgScale?: number; readonly key?: Key; readonly samples?: boolean } = {}): Promise<RunEvaluation> {
+export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: { readonly nBatches?: number; readonly nSamples?: number; readonly steps?: number; readonly cfgScale?: number; readonly key?: Key; readonly samples?: boolean; readonly judge?: Judge } = {}): Promise<RunEvaluation> {
   const key = o.key ?? fold(setup.stepKey, 99991);
   const heldSetup = { ...setup, dataKey: fold(setup.dataKey, 4711) };
   const nb = o.nBatches ?? 4;
+  const labels: number[] = [];
   const xs: T<never>[] = [], xhats: T<never>[] = [], means: T<never>[] = [], hidden: T<never>[] = [], feats: T<never>[] = [];
   for (let b = 0; b < nb; b++) {
     const batch = batchAt(data, heldSetup, b);
@@ -58,6 +76,7 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
       const xt = add(mul(xn, 0.5), mul(noise, 0.5));
       return [xn, clip(vaeDecode(s.store.vae, post.mean), -1, 1), sitTrunk(s.store.sit, xt, reshape(t, [n]), batch.y, setup.sit), enc.features(batch.pixels, batch.x)];
     });
+    labels.push(...await read(batch.y));
     xs.push(batch.x); xhats.push(xHat); means.push(mean); hidden.push(h); feats.push(f);
     releaseOld([batch.pixels, batch.y], null);
   }
@@ -89,6 +108,19 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
   const genFeats = tidy(() => meanOp(enc.features(pixels, imgs), 1));
   const realFeats = tidy(() => meanOp(F, 1));
   const fd = await fid(genFeats, realFeats);
+  let judged: JudgedAccuracy | undefined;
+  if (o.judge !== undefined) {
+    const pred = await judgeLabels(o.judge, imgs);
+    const perClass = Array.from({ length: nc }, (_, c) => {
+      const idx = y.flatMap((yc, i) => (yc === c ? [i] : []));
+      return idx.length === 0 ? NaN : idx.filter((i) => pred[i] === c).length / idx.length;
+    });
+    judged = {
+      samples: y.filter((c, i) => pred[i] === c).length / ns, samplesPerClass: perClass,
+      reconstructions: await judgeAccuracy(o.judge, XH, labels), real: await judgeAccuracy(o.judge, X, labels),
+      nSamples: ns, nReconstructions: labels.length,
+    };
+  }
   releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair, xT, x0, imgs, pixels, genFeats, realFeats], null);
-  return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd, samplesPng, reconPng, pcaPng };
+  return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd, samplesPng, reconPng, pcaPng, ...(judged === undefined ? {} : { judged }) };
 }
