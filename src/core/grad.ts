@@ -65,6 +65,18 @@ export interface Routing<R extends Registry> {
   readonly view: <const S extends string>(store: Store<R>, live: S & GroupSet<S, Group<R>, never, true, 'a group of this registry'>) => View<R, ParseGroups<S>>;
 }
 
+/**
+ * After a forward pass threw at the outermost tape (a refused loss, a bad shape), frees what tfjs
+ * saved for the backward pass that will now never run: the kept clones on the tape's nodes (tfjs
+ * frees them only in backprop, so every refusal leaked them).
+ */
+function disposeAbandonedTape(): void {
+  const st = tf.engine().state;
+  if (st.gradientDepth !== 0) return;
+  for (const node of st.activeTape ?? []) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+  st.activeTape = [];
+}
+
 /** Keeps every tensor inside an arbitrary aux value (so it survives the tape's tidy). */
 function keepAll(x: unknown): void {
   for (const t of tensorsIn(x)) tf.keep(raw(t));
@@ -264,6 +276,7 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
             true,
           );
         } catch (e) {
+          disposeAbandonedTape();
           throw withSetupHint(e);
         }
         const { value, grads } = result;
@@ -316,10 +329,17 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
       return [r.value, out, r.aux];
     }
     // a sum: one tape per term, results added (linear by construction)
-    const parts = terms.map(([t, c]) => {
-      const tw = wrt.filter((g) => t.wrt.includes(g as never));
-      return { c, tw, r: vag(t, tw, store, batch) };
-    });
+    const parts: { c: number; tw: readonly string[]; r: readonly [tf.Tensor, Record<string, unknown>, unknown] }[] = [];
+    try {
+      for (const [t, c] of terms) {
+        const tw = wrt.filter((g) => t.wrt.includes(g as never));
+        parts.push({ c, tw, r: vag(t, tw, store, batch) });
+      }
+    } catch (e) {
+      // a later term was refused: nobody receives the earlier terms' results
+      for (const { r } of parts) for (const x of [tag<never>(r[0]), ...tensorsIn(r[1]), ...tensorsIn(r[2])]) if (!x.isDisposed) raw(x).dispose();
+      throw e;
+    }
     const combined = tidy(() => {
       let value: tf.Tensor = tf.scalar(0);
       const grads: Record<string, unknown> = {};

@@ -168,6 +168,18 @@ describeEachBackend('forgeries refused at run time', () => {
     dispose([v0, v1, store]);
   });
 
+  it('a refusal inside valueAndGrad leaks no tensors (one tape; a sum whose second term is refused)', () => {
+    const store = mkStore(), batch = mkBatch();
+    const before = numTensors();
+    const refused = jointWith((z) => z as unknown as T<never>);
+    // before the fix, tfjs's saved clones for the abandoned backward pass (and the first term's results) stayed alive
+    expect(() => toy.valueAndGrad(refused, 'sit|vae')(store, batch)).toThrow(/loss 'sitOnLatent': the value depends at run time on \[vae\]/);
+    expect(numTensors()).toBe(before);
+    expect(() => toy.valueAndGrad(toy.sum([regToy, 1], [refused, 1]), 'sit|vae')(store, batch)).toThrow(/loss 'sitOnLatent'/);
+    expect(numTensors()).toBe(before);
+    dispose([store, batch]);
+  });
+
   it('residual: a string typed narrower than its value (read from a covariant array or property mutated through a wider alias)', async () => {
     // This compiles under our tsconfig (noUncheckedIndexedAccess only asks for the `!`, and for-of
     // or a property read need nothing): TypeScript's mutable covariance, which no signature can see.
