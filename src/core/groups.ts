@@ -89,11 +89,11 @@ export type ParseGroups<S extends string> = S extends '' ? never : SplitGroups<S
 /** `'a|b|c'` → `['a', 'b', 'c']` (the parts of a group set, in the order written). @category utility types */
 export type SplitGroups<S extends string> = S extends `${infer H}|${infer Rest}` ? [H, ...SplitGroups<Rest>] : [S];
 
-/** `true` when `S` is a union of several types. */
-type IsUnion<S, U = S> = S extends unknown ? ([U] extends [S] ? false : true) : never;
+/** `true` when `S` is a union of several types (`boolean` is one), `false` otherwise. @category utility types */
+export type IsUnion<S, U = S> = S extends unknown ? ([U] extends [S] ? false : true) : never;
 
-/** What is wrong with the parts of a group set (`never` = nothing). */
-type PartsProblem<P extends readonly string[], Allowed extends string, Fr extends string, Where extends string, Seen extends string> =
+/** What is wrong with the parts `P` of a group set, the first problem found (`never` = nothing; see {@link GroupSetProblem}). @category utility types */
+export type GroupSetPartsProblem<P extends readonly string[], Allowed extends string, Fr extends string, Where extends string, Seen extends string> =
   P extends readonly [infer H extends string, ...infer Rest extends string[]]
     ? string extends H
       ? 'group sets must be string literals, like \'sit|proj\''
@@ -102,7 +102,7 @@ type PartsProblem<P extends readonly string[], Allowed extends string, Fr extend
         : [H] extends [Fr]
           ? `group '${H}' is frozen: it is read, never trained`
           : [H] extends [Allowed]
-            ? PartsProblem<Rest, Allowed, Fr, Where, Seen | H>
+            ? GroupSetPartsProblem<Rest, Allowed, Fr, Where, Seen | H>
             : `'${H}' is not ${Where} (write the groups joined by '|', no spaces)`
     : never;
 
@@ -122,7 +122,7 @@ export type GroupSetProblem<S extends string, Allowed extends string, Fr extends
         ? AllowEmpty extends true
           ? never
           : 'a group set cannot be empty'
-        : PartsProblem<SplitGroups<S>, Allowed, Fr, Where, never>;
+        : GroupSetPartsProblem<SplitGroups<S>, Allowed, Fr, Where, never>;
 
 /**
  * The check on a group-set argument, used as `groups: S & GroupSet<S, Allowed>`: `unknown` when `S`
