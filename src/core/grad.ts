@@ -1,6 +1,6 @@
 /** @file The trusted heart: views, routed losses and valueAndGrad over a registry. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Frozen, Grads, Group, GroupSet, ParseGroups, Registry, RegistrySpec, Store, Trainable, View } from './groups.js';
+import type { Frozen, Grads, Group, GroupSet, GroupSetTypedNever, ParseGroups, Registry, RegistrySpec, Store, Trainable, View } from './groups.js';
 import { checkDeps, depsOf, raw, seed, tag, withTape } from './internal.js';
 import type { Loss } from './loss.js';
 import { stopGradient } from './stop.js';
@@ -28,7 +28,7 @@ export interface Routing<R extends Registry> {
     name: string,
     wrt: S & GroupSet<S, Trainable<R>, Frozen<R>, false, 'a trainable group of this registry'>,
     run: (view: View<R, NoInfer<ParseGroups<S>>>, batch: B) => readonly [Scalar<NoInfer<ParseGroups<S>>>, Aux],
-  ) => Loss<R, Extract<ParseGroups<S>, Trainable<R>>, B, Aux>;
+  ) => [S] extends [never] ? GroupSetTypedNever : Loss<R, Extract<ParseGroups<S>, Trainable<R>>, B, Aux>;
   /**
    * `c₁·L₁ + c₂·L₂`: may differentiate `D₁ ∪ D₂`; each term still sees only its own groups live.
    * Linear by construction: {@link Routing.valueAndGrad} differentiates each term on its own tape
@@ -43,7 +43,7 @@ export interface Routing<R extends Registry> {
   /** `c·L`, same routing. */
   readonly scale: <D extends Trainable<R>, B, A>(l: Loss<R, D, B, A>, c: number) => Loss<R, D, B, A>;
   /** Discharges `groups` (a group-set literal, `'vae'` or `'sit|vae'`, drawn from the loss's groups) from a loss: they are detached in its view and leave its type. */
-  readonly freeze: <D extends Trainable<R>, B, A, const S extends string>(l: Loss<R, D, B, A>, groups: S & GroupSet<S, D, Frozen<R>, false, 'a group of this loss'>) => Loss<R, Exclude<D, ParseGroups<S>>, B, A>;
+  readonly freeze: <D extends Trainable<R>, B, A, const S extends string>(l: Loss<R, D, B, A>, groups: S & GroupSet<S, D, Frozen<R>, false, 'a group of this loss'>) => [S] extends [never] ? GroupSetTypedNever : Loss<R, Exclude<D, ParseGroups<S>>, B, A>;
   /**
    * Differentiates `l` w.r.t. the groups of `wrt ⊆ D` (a group-set literal, `'sit|proj'`) at the parameters in `store`. Gradients of
    * leaves the loss does not reach are `null` (distinct from zero: AdamW skips them).

@@ -138,3 +138,14 @@ export type GroupSet<S extends string, Allowed extends string, Fr extends string
   [GroupSetProblem<S, Allowed, Fr, AllowEmpty, Where>] extends [never]
     ? unknown
     : { readonly [M in `${GroupSetProblem<S, Allowed, Fr, AllowEmpty, Where>}; allowed:`]: Allowed };
+
+/**
+ * What `loss` and `freeze` return for a group set typed `never` (an argument of type `never` is
+ * assignable to every parameter, e.g. an element of an empty array literal, `{ a: [] }.a[0]!`, which
+ * a `string[]` alias may have filled): not a loss, so any use of it is a compile error. (`valueAndGrad`
+ * over `never` is typed with no gradients at all, which claims nothing.)
+ * @category utility types
+ */
+export interface GroupSetTypedNever {
+  readonly 'a group set typed never cannot be checked': never;
+}

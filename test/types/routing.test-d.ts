@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { Constants, Grads, GroupSet, GroupSetProblem, Loss, ParseGroups, Scalar, SplitGroups, Store, T, Trainable, View, Frozen } from '../../src/core/index.js';
+import type { Constants, Grads, GroupSet, GroupSetProblem, GroupSetTypedNever, Loss, ParseGroups, Scalar, SplitGroups, Store, T, Trainable, View, Frozen } from '../../src/core/index.js';
 import { mean } from '../../src/core/index.js';
 import { stopGradient, add } from '../../src/core/index.js';
 import { alignToy, diffusionToy, regToy, toy, type Toy, type ToyBatch, type ToySit, type ToyVae } from '../helpers/toy.js';
@@ -49,6 +49,8 @@ describe('routing types', () => {
     expectTypeOf(toy.valueAndGrad(alignToy, 'vae|sit')).returns.toEqualTypeOf<readonly [Scalar, Grads<Toy, 'sit' | 'vae'>, Constants<{ readonly z: T<'vae'> }>]>();
     expectTypeOf(toy.view({} as Store<Toy>, 'enc|sit')).toEqualTypeOf<View<Toy, 'enc' | 'sit'>>();
     expectTypeOf(toy.view({} as Store<Toy>, '')).toEqualTypeOf<View<Toy, never>>();
+    expectTypeOf(toy.loss('n', {} as never, (v, b: ToyBatch) => [mean(b.x), {}] as const)).toEqualTypeOf<GroupSetTypedNever>();
+    expectTypeOf(toy.freeze(alignToy, {} as never)).toEqualTypeOf<GroupSetTypedNever>();
   });
   it('ops take the union, stopGradient discharges', () => {
     expectTypeOf(add({} as T<'a'>, {} as T<'b'>)).toEqualTypeOf<T<'a' | 'b'>>();
