@@ -8,8 +8,8 @@ import { checkRouting, tensorData } from 'repae/laws';
 console.log('backend', await useBestBackend());
 const model = defineRegistry({ groups: ['enc', 'head'], frozen: [] });
 // The head fits y from encoder features it may not differentiate; the encoder gets a small weight penalty.
-const fit = model.loss('fit', ['head'], (v, b) => [mean(square(sub(matMul(tanh(matMul(b.x, v.enc.w)), v.head.w), b.y))), {}]);
-const decay = model.loss('decay', ['enc'], (v) => [mean(square(v.enc.w)), {}]);
+const fit = model.loss('fit', 'head', (v, b) => [mean(square(sub(matMul(tanh(matMul(b.x, v.enc.w)), v.head.w), b.y))), {}]);
+const decay = model.loss('decay', 'enc', (v) => [mean(square(v.enc.w)), {}]);
 const objective = model.sum([fit, 1], [decay, 0.1]);
 
 const [k1, k2, k3, k4] = rng.split(rng.key(0), 4);
@@ -19,7 +19,7 @@ const opt = sgd(0.1);
 const before = numTensors();
 const losses = [];
 for (let step = 0; step < 30; step++) {
-  const [value, grads] = model.valueAndGrad(objective, ['enc', 'head'])(store, batch);
+  const [value, grads] = model.valueAndGrad(objective, 'enc|head')(store, batch);
   losses.push(await readScalar(value));
   const [enc] = stepGroup(opt, store.enc, grads.enc, null);
   const [head] = stepGroup(opt, store.head, grads.head, null);

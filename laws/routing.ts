@@ -1,5 +1,5 @@
 /** @file Routing laws: linearity by group, and no gradient outside a loss's `wrt`. */
-import type { Registry, Store, Trainable } from '../src/core/groups.js';
+import type { Frozen, GroupSet, Registry, Store, Trainable } from '../src/core/groups.js';
 import type { Routing } from '../src/core/grad.js';
 import type { AnyLoss } from '../src/core/loss.js';
 import { add, mul, read, scalar, sum } from '../src/core/ops/index.js';
@@ -31,14 +31,14 @@ export async function routingDeviation<R extends Registry, B>(
   batch: B,
 ): Promise<number> {
   const groups = combined.wrt;
-  const [v, g] = routing.valueAndGrad(combined as never, groups as never)(store, batch as never) as readonly [T<never>, unknown, unknown];
+  const [v, g] = routing.valueAndGrad(combined as never, groups.join('|') as never)(store, batch as never) as readonly [T<never>, unknown, unknown];
   let worst = 0;
   for (const K of groups) {
     const lhs = constantLeaves((g as Record<string, unknown>)[K]);
     const acc: (T<never> | null)[] = lhs.map(() => null);
     for (const [l, c] of terms) {
       if (!(l.wrt as readonly string[]).includes(K)) continue;
-      const [vi, gi] = routing.valueAndGrad(l as never, [K] as never)(store, batch as never) as readonly [T<never>, unknown, unknown];
+      const [vi, gi] = routing.valueAndGrad(l as never, K as never)(store, batch as never) as readonly [T<never>, unknown, unknown];
       constantLeaves((gi as Record<string, unknown>)[K]).forEach((leaf, j) => {
         if (leaf === null) return;
         const scaled = mul(leaf, c);
@@ -64,7 +64,7 @@ export async function routingDeviation<R extends Registry, B>(
 export function leakedGroups<R extends Registry, B>(routing: Routing<R>, l: AnyLoss<R, B>, store: Store<R>, batch: B): string[] {
   const paths = flatten(store).map((f) => f.path);
   const all = constantLeaves(store).flatMap((leaf, i) => (leaf === null ? [] : [{ path: paths[i] as string, leaf }]));
-  const { value, grads } = gradientsWrt(() => l.run(routing.view(store, l.wrt) as never, batch)[0], all.map((f) => f.leaf));
+  const { value, grads } = gradientsWrt(() => l.run(routing.view(store, l.wrt.join('|') as never) as never, batch)[0], all.map((f) => f.leaf));
   const wrt = l.wrt as readonly string[];
   const leaked: string[] = [];
   all.forEach((f, i) => {
@@ -76,24 +76,25 @@ export function leakedGroups<R extends Registry, B>(routing: Routing<R>, l: AnyL
 }
 
 /**
- * The closure law: a loss over `groups` whose value reads the parameters through a **closure over
+ * The closure law: a loss over the group set `groupSet` (`'sit|vae'`) whose value reads the parameters through a **closure over
  * the store** (`capture(store)`, e.g. `s => [s.vae.w]`) instead of its view receives no gradient
  * from those reads: the store is a constant on the tape (valueAndGrad differentiates fresh
  * identities reached only through the view). Returns the groups whose gradient is not null (empty = holds).
  * @category laws
  */
-export async function closureGradientLeak<R extends Registry, B>(
+export async function closureGradientLeak<R extends Registry, B, const S extends string>(
   routing: Routing<R>,
-  groups: readonly Trainable<R>[],
+  groupSet: S & GroupSet<S, Trainable<R>, Frozen<R>, false, 'a trainable group of this registry'>,
   store: Store<R>,
   batch: B,
   capture: (store: Store<R>) => readonly T<never>[],
 ): Promise<string[]> {
-  const l = routing.loss('closure-law', groups as never, () => {
+  const groups: readonly string[] = groupSet.split('|');
+  const l = routing.loss('closure-law', groupSet as never, () => {
     const parts = capture(store).map((t) => sum(mul(t, t)));
     return [parts.reduce((a: T<never>, b) => add(a, b), scalar(0)), {}] as const;
   });
-  const [v, g] = routing.valueAndGrad(l as never, groups as never)(store, batch as never) as readonly [T<never>, Record<string, unknown>, unknown];
+  const [v, g] = routing.valueAndGrad(l as never, groupSet as never)(store, batch as never) as readonly [T<never>, Record<string, unknown>, unknown];
   const leaked = groups.filter((k) => constantLeaves(g[k]).some((x) => x !== null));
   dispose([v, g]);
   return leaked;

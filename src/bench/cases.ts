@@ -191,8 +191,8 @@ export function sitBlockCase(opts: { readonly hidden?: number; readonly heads?: 
     async prepare() {
       const k: Key = rngKey(7);
       const reg = defineRegistry<BlockFamilies>({ groups: ['block'], frozen: [] });
-      const blockLoss = reg.loss('block', ['block'], (v, b: { readonly x: T<never>; readonly c: T<never> }) => [mean(square(sitBlock(v.block, b.x, b.c, heads))), {}] as const);
-      const vg = reg.valueAndGrad(blockLoss, ['block']);
+      const blockLoss = reg.loss('block', 'block', (v, b: { readonly x: T<never>; readonly c: T<never> }) => [mean(square(sitBlock(v.block, b.x, b.c, heads))), {}] as const);
+      const vg = reg.valueAndGrad(blockLoss, 'block');
       const params: SitBlockParams<never> = {
         attn: initAttention(fold(k, 0), { dim: d, numHeads: heads, qkNorm: false }),
         mlp: initMlp(fold(k, 1), d, 4 * d),

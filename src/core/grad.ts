@@ -1,6 +1,6 @@
 /** @file The trusted heart: views, routed losses and valueAndGrad over a registry. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Grads, Group, Registry, RegistrySpec, Store, Trainable, View } from './groups.js';
+import type { Frozen, Grads, Group, GroupSet, GroupSetTypedNever, ParseGroups, Registry, RegistrySpec, Store, Trainable, View } from './groups.js';
 import { checkDeps, depsOf, raw, seed, tag, withTape } from './internal.js';
 import type { Loss } from './loss.js';
 import { stopGradient } from './stop.js';
@@ -17,16 +17,18 @@ export interface Routing<R extends Registry> {
   /** The run-time spec of the registry. */
   readonly spec: RegistrySpec<R>;
   /**
-   * Declares a loss that may differentiate exactly `wrt`. The body receives a view in which every
-   * other group is detached, and must return a scalar that depends on `wrt` only: a value that still
-   * depends on another group is a compile error, and (for what a type cannot see: casts, `any`) a
-   * run-time error on every evaluation inside a tape. `wrt` is copied and frozen here.
+   * Declares a loss that may differentiate exactly the groups of `wrt`, a group-set string literal
+   * (`'sit|proj'`: trainable groups joined by `|`, each once, any order; see {@link GroupSet}). The
+   * body receives a view in which every other group is detached, and must return a scalar that
+   * depends on `wrt` only: a value that still depends on another group is a compile error, and (for
+   * what a type cannot see: casts, `any`) a run-time error on every evaluation inside a tape. `wrt` is
+   * parsed and validated again at run time; the parsed, frozen list is the loss's `wrt`.
    */
-  readonly loss: <const W extends readonly Trainable<R>[], B, Aux = {}>(
+  readonly loss: <const S extends string, B, Aux = {}>(
     name: string,
-    wrt: W & ImmutableList<W>,
-    run: (view: View<R, NoInfer<W[number]>>, batch: B) => readonly [Scalar<NoInfer<W[number]>>, Aux],
-  ) => Loss<R, W[number], B, Aux>;
+    wrt: S & GroupSet<S, Trainable<R>, Frozen<R>, false, 'a trainable group of this registry'>,
+    run: (view: View<R, NoInfer<ParseGroups<S>>>, batch: B) => readonly [Scalar<NoInfer<ParseGroups<S>>>, Aux],
+  ) => [S] extends [never] ? GroupSetTypedNever : Loss<R, Extract<ParseGroups<S>, Trainable<R>>, B, Aux>;
   /**
    * `c₁·L₁ + c₂·L₂`: may differentiate `D₁ ∪ D₂`; each term still sees only its own groups live.
    * Linear by construction: {@link Routing.valueAndGrad} differentiates each term on its own tape
@@ -40,36 +42,40 @@ export interface Routing<R extends Registry> {
   ) => Loss<R, D1 | D2, B, A1 & A2>;
   /** `c·L`, same routing. */
   readonly scale: <D extends Trainable<R>, B, A>(l: Loss<R, D, B, A>, c: number) => Loss<R, D, B, A>;
-  /** Discharges `groups` from a loss: they are detached in its view and leave its type. */
-  readonly freeze: <D extends Trainable<R>, B, A, const K extends readonly D[]>(l: Loss<R, D, B, A>, groups: K & ImmutableList<K>) => Loss<R, Exclude<D, K[number]>, B, A>;
+  /** Discharges `groups` (a group-set literal, `'vae'` or `'sit|vae'`, drawn from the loss's groups) from a loss: they are detached in its view and leave its type. */
+  readonly freeze: <D extends Trainable<R>, B, A, const S extends string>(l: Loss<R, D, B, A>, groups: S & GroupSet<S, D, Frozen<R>, false, 'a group of this loss'>) => [S] extends [never] ? GroupSetTypedNever : Loss<R, Exclude<D, ParseGroups<S>>, B, A>;
   /**
-   * Differentiates `l` w.r.t. the groups `wrt ⊆ D` at the parameters in `store`. Gradients of
+   * Differentiates `l` w.r.t. the groups of `wrt ⊆ D` (a group-set literal, `'sit|proj'`) at the parameters in `store`. Gradients of
    * leaves the loss does not reach are `null` (distinct from zero: AdamW skips them).
    *
    * The tape differentiates **fresh identities** of the leaves of `l`'s groups, which reach the
    * loss only through its view: the store itself (and anything captured from it in a closure) is
    * a constant on the tape, and so is a parameter returned in the aux.
    */
-  readonly valueAndGrad: <D extends Trainable<R>, B, Aux, const W extends readonly D[]>(
+  readonly valueAndGrad: <D extends Trainable<R>, B, Aux, const S extends string>(
     l: Loss<R, D, B, Aux>,
-    wrt: W & ImmutableList<W>,
-  ) => (store: Store<R>, batch: B) => ValueAndGrads<R, W[number], Aux>;
+    wrt: S & GroupSet<S, D, Frozen<R>, false, 'a group of this loss'>,
+  ) => (store: Store<R>, batch: B) => ValueAndGrads<R, Extract<ParseGroups<S>, D>, Aux>;
   /** Evaluates `l` without a tape: value and aux, all constants. */
   readonly evaluate: <D extends Trainable<R>, B, Aux>(l: Loss<R, D, B, Aux>) => (store: Store<R>, batch: B) => readonly [Scalar, Constants<Aux>];
-  /** The view a loss over `live` sees: every leaf of every other group detached. */
-  readonly view: <const D extends readonly Group<R>[]>(store: Store<R>, live: D & ImmutableList<D>) => View<R, D[number]>;
+  /**
+   * The view a loss over `live` sees: every leaf of every other group detached. `live` is a
+   * group-set literal over all groups (frozen ones included); `''` detaches everything.
+   */
+  readonly view: <const S extends string>(store: Store<R>, live: S & GroupSet<S, Group<R>, never, true, 'a group of this registry'>) => View<R, ParseGroups<S>>;
 }
 
 /**
- * Group lists must be immutable at the type level: an inline literal or an `as const` tuple. A
- * mutable array (`'sit'[]`, or a mutable tuple `['sit']`) is refused at compile time, because array
- * covariance would let its value (widened and pushed through an alias) name more groups than its
- * type. Every list is also copied, validated and frozen when a loss is built.
- * @category utility types
+ * After a forward pass threw at the outermost tape (a refused loss, a bad shape), frees what tfjs
+ * saved for the backward pass that will now never run: the kept clones on the tape's nodes (tfjs
+ * frees them only in backprop, so every refusal leaked them).
  */
-export type ImmutableList<A> = A extends unknown[]
-  ? { readonly 'group lists must be readonly: write them inline or `as const`': never }
-  : unknown;
+function disposeAbandonedTape(): void {
+  const st = tf.engine().state;
+  if (st.gradientDepth !== 0) return;
+  for (const node of st.activeTape ?? []) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+  st.activeTape = [];
+}
 
 /** Keeps every tensor inside an arbitrary aux value (so it survives the tape's tidy). */
 function keepAll(x: unknown): void {
@@ -134,8 +140,8 @@ const built = new WeakSet<object>();
  *
  * @example
  * const { loss, valueAndGrad } = defineRegistry<Toy>({ groups: ['sit', 'vae', 'enc'], frozen: ['enc'] })
- * const l = loss('l', ['sit'], (v, x: T<never>) => [sum(mul(v.sit.w, x)), {}] as const)
- * const [value, grads] = valueAndGrad(l, ['sit'])(store, x)
+ * const l = loss('l', 'sit', (v, x: T<never>) => [sum(mul(v.sit.w, x)), {}] as const)
+ * const [value, grads] = valueAndGrad(l, 'sit')(store, x)
  * @category transforms
  */
 export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routing<R> {
@@ -156,6 +162,24 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
     }
     return Object.freeze(out);
   };
+  /**
+   * Parses and validates a group-set string (`'sit|proj'`) at run time: the same rules as the
+   * {@link GroupSet} type (a string, non-empty unless `allowEmpty`, known, not frozen unless
+   * `allowFrozen`, in `allowed`, each once), then the frozen list every later check reads.
+   */
+  const groupSet = (what: string, s: unknown, allowed: readonly string[], allowFrozen: boolean, allowEmpty: boolean): readonly string[] => {
+    const usable = allowFrozen ? allowed : allowed.filter((g) => !frozenGroups.includes(g));
+    if (typeof s !== 'string')
+      throw new TypeError(`${what}: the group set must be a string literal like '${usable.join('|')}' (got ${Array.isArray(s) ? 'an array' : typeof s})`);
+    if (s === '') {
+      if (allowEmpty) return Object.freeze([]);
+      throw new Error(`${what}: the group set is empty (groups: ${usable.join(', ')})`);
+    }
+    const parts = s.split('|');
+    for (const [i, g] of parts.entries())
+      if (parts.indexOf(g) !== i) throw new Error(`${what}: group '${g}' appears twice in '${s}'`);
+    return groupList(what, parts, allowed, allowFrozen);
+  };
   const checkLoss = (l: unknown, what: string): Loss<Registry, never, unknown, unknown> => {
     if (typeof l !== 'object' || l === null || !built.has(l)) throw new TypeError(`${what}: not a loss built by this library's loss/sum/scale/freeze`);
     return l as Loss<Registry, never, unknown, unknown>;
@@ -166,11 +190,11 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
     for (const k of keys) if (!groups.includes(k)) throw new Error(`store has unknown group '${k}' (registry: ${groups.join(', ')})`);
     for (const t of tensorsIn(store)) checkDeps(t, [], 'valueAndGrad: a store leaf');
   };
-  const view = <D extends readonly Group<R>[]>(store: Store<R>, live: D & ImmutableList<D>): View<R, D[number]> => {
-    const l = groupList('view', live, groups, true);
+  const view = (store: Store<R>, live: string): unknown => {
+    const l = groupSet('view', live, groups, true, true);
     const out: Record<string, unknown> = {};
     for (const g of groups) out[g] = l.includes(g) ? (store as Record<string, unknown>)[g] : detachAll((store as Record<string, unknown>)[g]);
-    return out as View<R, D[number]>;
+    return out;
   };
 
   type AnyRun = (v: unknown, b: unknown) => readonly [Scalar<string>, unknown];
@@ -252,6 +276,7 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
             true,
           );
         } catch (e) {
+          disposeAbandonedTape();
           throw withSetupHint(e);
         }
         const { value, grads } = result;
@@ -304,10 +329,17 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
       return [r.value, out, r.aux];
     }
     // a sum: one tape per term, results added (linear by construction)
-    const parts = terms.map(([t, c]) => {
-      const tw = wrt.filter((g) => t.wrt.includes(g as never));
-      return { c, tw, r: vag(t, tw, store, batch) };
-    });
+    const parts: { c: number; tw: readonly string[]; r: readonly [tf.Tensor, Record<string, unknown>, unknown] }[] = [];
+    try {
+      for (const [t, c] of terms) {
+        const tw = wrt.filter((g) => t.wrt.includes(g as never));
+        parts.push({ c, tw, r: vag(t, tw, store, batch) });
+      }
+    } catch (e) {
+      // a later term was refused: nobody receives the earlier terms' results
+      for (const { r } of parts) for (const x of [tag<never>(r[0]), ...tensorsIn(r[1]), ...tensorsIn(r[2])]) if (!x.isDisposed) raw(x).dispose();
+      throw e;
+    }
     const combined = tidy(() => {
       let value: tf.Tensor = tf.scalar(0);
       const grads: Record<string, unknown> = {};
@@ -325,10 +357,19 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
     return [raw(combined.value), out, aux];
   };
 
+  /** `freeze` on a parsed list (recursing into a sum's terms, where the list may be empty). */
+  const freezeWith = (l: Loss<Registry, never, unknown, unknown>, frozen: readonly string[]): Loss<Registry, never, unknown, unknown> => {
+    const wrt = l.wrt.filter((g) => !frozen.includes(g));
+    const terms = sumTerms.get(l);
+    const frozenTerms: Terms | undefined =
+      terms === undefined ? undefined : terms.map(([t, c]) => [freezeWith(t, frozen.filter((g) => t.wrt.includes(g as never))), c] as const);
+    return mk(`freeze(${l.name})`, wrt, (v, batch) => l.run(narrow(groups, v, wrt) as never, batch), frozenTerms);
+  };
+
   const api: Routing<R> = {
     spec,
     view: view as Routing<R>["view"],
-    loss: (name, wrt, run) => mk(name, wrt, run as unknown as AnyRun) as never,
+    loss: (name, wrt, run) => mk(name, groupSet(`loss '${String(name)}'`, wrt, groups, false, false), run as unknown as AnyRun) as never,
     sum: (a, b, name) => {
       const la = checkLoss(a[0], 'sum'), lb = checkLoss(b[0], 'sum');
       const ca = Number(a[1]), cb = Number(b[1]);
@@ -361,16 +402,11 @@ export function defineRegistry<R extends Registry>(spec: RegistrySpec<R>): Routi
     },
     freeze: (l0, ks) => {
       const l = checkLoss(l0, 'freeze');
-      const frozen = groupList(`freeze(${l.name})`, ks, l.wrt, false);
-      const wrt = l.wrt.filter((g) => !frozen.includes(g));
-      const terms = sumTerms.get(l);
-      const frozenTerms: Terms | undefined =
-        terms === undefined ? undefined : terms.map(([t, c]) => [api.freeze(t as never, frozen.filter((g) => t.wrt.includes(g as never)) as never) as never, c] as const);
-      return mk(`freeze(${l.name})`, wrt, (v, batch) => l.run(narrow(groups, v, wrt) as never, batch), frozenTerms) as never;
+      return freezeWith(l, groupSet(`freeze(${l.name})`, ks, l.wrt, false, false)) as never;
     },
     valueAndGrad: (l0, wrt0) => {
       const l = checkLoss(l0, 'valueAndGrad');
-      const wrt = groupList(`valueAndGrad(${l.name})`, wrt0, l.wrt, false);
+      const wrt = groupSet(`valueAndGrad(${l.name})`, wrt0, l.wrt, false, false);
       return (store, batch) => {
         checkStore(store);
         const [value, grads, aux] = vag(l, wrt, store as Record<string, unknown>, batch);

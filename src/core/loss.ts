@@ -4,7 +4,8 @@ import type { Scalar } from './tensor.js';
 
 /**
  * A scalar objective over the parameters of registry `R` that may differentiate exactly the groups
- * `D`. `wrt` is the run-time witness of `D`; `run` receives a {@link View} in which only the groups
+ * `D`. `wrt` is the run-time witness of `D`: the group-set string the loss was declared with
+ * (`'sit|proj'`), parsed, validated and frozen; `run` receives a {@link View} in which only the groups
  * in `D` are live, and returns the value and auxiliary outputs.
  * @category losses
  */

@@ -107,11 +107,11 @@ export const checkLossesFixture: FixtureChecker = async (fx) => {
   const live: unknown[] = [disc, disc0, lp, inputs, recon, moments];
 
   const R = defineRegistry<LossReg>({ groups: ['gen', 'disc', 'lpips'], frozen: ['lpips'] });
-  const genLoss = R.loss('gen', ['gen'], (v, b: Batch) => {
+  const genLoss = R.loss('gen', 'gen', (v, b: Batch) => {
     const r = vaeGeneratorLoss({ lpips: v.lpips, disc: v.disc, discState: b.discState }, b.inputs, v.gen.recon, posteriorFromMoments(v.gen.moments), b.step, b.cfg);
     return [r.loss, { dict: r.dict, discState: r.discState }] as const;
   });
-  const discLoss = R.loss('disc', ['disc'], (v, b: Batch) => {
+  const discLoss = R.loss('disc', 'disc', (v, b: Batch) => {
     const r = vaeDiscriminatorLoss(v.disc, b.discState, b.inputs, b.recon, b.step, b.cfg);
     return [r.loss, { dict: r.dict, discState: r.discState }] as const;
   });
@@ -137,7 +137,7 @@ export const checkLossesFixture: FixtureChecker = async (fx) => {
       }
       const P = run.prefix;
       // Generator mode.
-      const [gv, gg, ga] = R.valueAndGrad(genLoss, ['gen'])(store, { inputs, recon, step: run.step, cfg: run.cfg, discState: state });
+      const [gv, gg, ga] = R.valueAndGrad(genLoss, 'gen')(store, { inputs, recon, step: run.step, cfg: run.cfg, discState: state });
       live.push(gv, gg, ga);
       checks.push(...(await compareScalar(fx, `${P}.gen.total_loss`, gv, `${P}.gen.total_loss (returned loss; the dict entry is checked too)`)));
       checks.push(...(await dictChecks(fx, meta, `${P}.gen.`, ga.dict, VAE_LOSS_DICT_KEYS)));
@@ -146,7 +146,7 @@ export const checkLossesFixture: FixtureChecker = async (fx) => {
       state = ga.discState;
       checks.push(...checkBuffers(fx, meta, `${P}.disc_buffers_after_gen.`, await discriminatorToStateDict(disc, state), FORWARD_TOL));
       // Discriminator mode.
-      const [dv, dg, da] = R.valueAndGrad(discLoss, ['disc'])(store, { inputs, recon, step: run.step, cfg: run.cfg, discState: state });
+      const [dv, dg, da] = R.valueAndGrad(discLoss, 'disc')(store, { inputs, recon, step: run.step, cfg: run.cfg, discState: state });
       live.push(dv, dg, da);
       checks.push(...(await compareScalar(fx, `${P}.disc.total_loss`, dv)));
       checks.push(...(await dictChecks(fx, meta, `${P}.disc.`, da.dict, DISC_LOSS_DICT_KEYS)));

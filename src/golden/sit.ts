@@ -112,12 +112,12 @@ export const checkSitFixture: FixtureChecker = async (fx) => {
       const common = { cfg, path, t: batch.t, noise: batch.noise, ...(batch.rand === undefined ? {} : { labelDropRand: batch.rand }) };
 
       // (1) training forward + every gradient.
-      const trainLoss = routing.loss('sit-train', ['sit', 'proj', 'lat'], (v, b: Batch) => {
+      const trainLoss = routing.loss('sit-train', 'sit|proj|lat', (v, b: Batch) => {
         const r = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'train', trace: true, unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION });
         if (r.denoisingLoss === null) throw new Error('sit fixture: no denoising loss');
         return [add(mean(r.denoisingLoss), mul(r.projLoss, coef)), r] as const;
       });
-      const [loss, g, r] = routing.valueAndGrad(trainLoss, ['sit', 'proj', 'lat'])(store, batch);
+      const [loss, g, r] = routing.valueAndGrad(trainLoss, 'sit|proj|lat')(store, batch);
       owned.push(loss, g, r);
       put('out.train.loss', await read(loss));
       put('out.train.model_output', await nhwc(r.output));
@@ -153,20 +153,20 @@ export const checkSitFixture: FixtureChecker = async (fx) => {
       if (g.lat.x !== null) put('grad_x.train_loss', await nhwc(g.lat.x), true);
 
       // d proj_loss / dx in train mode.
-      const trainProj = routing.loss('sit-train-proj', ['lat'], (v, b: Batch) => {
+      const trainProj = routing.loss('sit-train-proj', 'lat', (v, b: Batch) => {
         const rr = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'train', unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION });
         return [rr.projLoss, {}] as const;
       });
-      const [pLoss, gp] = routing.valueAndGrad(trainProj, ['lat'])(store, batch);
+      const [pLoss, gp] = routing.valueAndGrad(trainProj, 'lat')(store, batch);
       owned.push(pLoss, gp);
       if (gp.lat.x !== null) put('grad_x.train_proj', await nhwc(gp.lat.x), true);
 
       // (2) align-only pass in eval mode (running statistics), and d proj_loss / dx.
-      const align = routing.loss('sit-align', ['lat'], (v, b: Batch) => {
+      const align = routing.loss('sit-align', 'lat', (v, b: Batch) => {
         const rr = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: v.lat.x, y: b.y, zs: b.zs }, { ...common, mode: 'eval', alignOnly: true });
         return [rr.projLoss, rr] as const;
       });
-      const [aLoss, ga, ra] = routing.valueAndGrad(align, ['lat'])(store, batch);
+      const [aLoss, ga, ra] = routing.valueAndGrad(align, 'lat')(store, batch);
       owned.push(aLoss, ga, ra);
       put('out.align.model_output', await nhwc(ra.output));
       put('out.align.proj_loss', await read(ra.projLoss));

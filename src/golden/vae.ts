@@ -94,7 +94,7 @@ export const checkVaeFixture: FixtureChecker = async (fx) => {
     const eps = fixtureTensorNhwc(fx, 'inject.posterior_eps');
     live.push(x, eps);
     const { loss, valueAndGrad } = defineRegistry<VaeReg>({ groups: ['vae'], frozen: [] });
-    const objective = loss('l1', ['vae'], (v, b: { readonly x: T<never>; readonly eps: T<never> }) => {
+    const objective = loss('l1', 'vae', (v, b: { readonly x: T<never>; readonly eps: T<never> }) => {
       const r = vaeForward(v.vae, b.x, { eps: b.eps });
       const aux = {
         moments: r.posterior.moments,
@@ -108,7 +108,7 @@ export const checkVaeFixture: FixtureChecker = async (fx) => {
       };
       return [l1Loss(r.xHat, b.x), aux] as const;
     });
-    const [value, grads, aux] = valueAndGrad(objective, ['vae'])({ vae }, { x, eps });
+    const [value, grads, aux] = valueAndGrad(objective, 'vae')({ vae }, { x, eps });
     live.push(value, grads, aux);
     const traces = tidy(() => {
       const encoderOut = encoder(vae.encoder, x);

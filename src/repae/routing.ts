@@ -3,7 +3,6 @@
  * coefficient, and the routed objectives built from it. Official: the loop body of `train_repae.py`.
  */
 import { add, mean, mul } from '../core/ops/index.js';
-import type { Trainable } from '../core/groups.js';
 import { stopGradient } from '../core/stop.js';
 import type { Key } from '../core/rng.js';
 import type { T } from '../core/tensor.js';
@@ -20,22 +19,27 @@ import { repae, type RepaeFamilies } from './registry.js';
 /** One row of a routing table: the default coefficient and the groups the objective may differentiate. @category losses */
 export interface Route {
   readonly coeff: number;
-  readonly mayDifferentiate: readonly Trainable<RepaeFamilies>[];
+  /** A group-set literal (`'sit|proj'`), passed as is to `loss`. */
+  readonly mayDifferentiate: string;
   readonly description: string;
 }
 
+const routes = {
+  diffusion: { coeff: 1, mayDifferentiate: 'sit', description: 'L_diff on stop-gradient latents (velocity MSE)' },
+  repaSit: { coeff: 0.5, mayDifferentiate: 'sit|proj', description: 'L_REPA, SiT block encoder_depth → projector → −cos vs frozen encoder' },
+  repaVae: { coeff: 1.5, mayDifferentiate: 'vae', description: 'the same L_REPA through the frozen, eval-mode SiT' },
+  regularizer: { coeff: 1, mayDifferentiate: 'vae', description: 'L_REG = L1 + LPIPS + 1e-6·KL + 0.1·GAN-generator' },
+  discriminator: { coeff: 1, mayDifferentiate: 'disc', description: 'hinge loss on x vs stopgrad(x̂)' },
+} as const satisfies Readonly<Record<string, Route>>;
+for (const r of Object.values(routes)) Object.freeze(r);
+
 /**
  * The REPA-E routing table (paper Table 1 / official code). Each objective below is declared with
- * exactly these groups, so the types and this table cannot drift apart (pinned by type tests).
+ * exactly these groups, so the types and this table cannot drift apart (pinned by type tests). Frozen
+ * at run time (rows included), so no alias can rewrite a row after its type was read.
  * @category losses
  */
-export const repaeRoutes = {
-  diffusion: { coeff: 1, mayDifferentiate: ['sit'], description: 'L_diff on stop-gradient latents (velocity MSE)' },
-  repaSit: { coeff: 0.5, mayDifferentiate: ['sit', 'proj'], description: 'L_REPA, SiT block encoder_depth → projector → −cos vs frozen encoder' },
-  repaVae: { coeff: 1.5, mayDifferentiate: ['vae'], description: 'the same L_REPA through the frozen, eval-mode SiT' },
-  regularizer: { coeff: 1, mayDifferentiate: ['vae'], description: 'L_REG = L1 + LPIPS + 1e-6·KL + 0.1·GAN-generator' },
-  discriminator: { coeff: 1, mayDifferentiate: ['disc'], description: 'hinge loss on x vs stopgrad(x̂)' },
-} as const satisfies Readonly<Record<string, Route>>;
+export const repaeRoutes = Object.freeze(routes);
 
 /** The coefficients in force for a run (λ_g = `projCoeff`, λ_v = `vaeAlignProjCoeff`). @category losses */
 export interface Coefficients {
@@ -75,7 +79,7 @@ export interface VaeBatch {
 /**
  * The VAE's objective: `L_REG + λ_v·L_REPA`, where L_REPA runs the **frozen, eval-mode** SiT
  * (running BN statistics, no label dropout) up to `encoder_depth` on the live latent `z`. Declared
- * over `['vae']`: SiT, projector, LPIPS and discriminator are constants in its view, but the gradient
+ * over `'vae'`: SiT, projector, LPIPS and discriminator are constants in its view, but the gradient
  * flows *through* them into `z`. Aux: `z` and `x̂` (which leave the tape as constants: this is the
  * stop-gradient of the official `z.detach()`), the loss dict and the discriminator's new BN state.
  * @category losses
@@ -113,7 +117,7 @@ export interface DiscBatch {
   readonly globalStep: number;
 }
 
-/** The discriminator's objective (hinge, two train-mode forwards: real then fake). Declared over `['disc']`. @category losses */
+/** The discriminator's objective (hinge, two train-mode forwards: real then fake). Declared over `'disc'`. @category losses */
 export const discObjective = repae.loss('disc', repaeRoutes.discriminator.mayDifferentiate, (v, b: DiscBatch) => {
   const r = vaeDiscriminatorLoss(v.disc, b.discState, b.x, b.xHat, b.globalStep, b.ctx.loss);
   return [r.loss, { dict: r.dict, discState: r.discState }] as const;
@@ -145,7 +149,7 @@ export interface SitBatch {
 /**
  * The SiT's objective: `mean(L_diff) + λ_g·L_REPA` on the stop-gradient latent with the same t and
  * ε as the VAE's alignment pass, BN in train mode, label dropout active. Declared over
- * `['sit', 'proj']`. Aux: the new BN state (train mode) and the per-term values.
+ * `'sit|proj'`. Aux: the new BN state (train mode) and the per-term values.
  * @category losses
  */
 export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentiate, (v, b: SitBatch) => {
@@ -178,7 +182,7 @@ export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentia
  * reproduce the collapse on purpose (`--mode naive-e2e`).
  * @category losses
  */
-export const UNSAFE_naiveEndToEndVaeObjective = repae.loss('UNSAFE naive-e2e: L_diff into the VAE', ['vae'], (v, b: VaeBatch) => {
+export const UNSAFE_naiveEndToEndVaeObjective = repae.loss('UNSAFE naive-e2e: L_diff into the VAE', 'vae', (v, b: VaeBatch) => {
   const [base, aux] = vaeObjective.run(v, b);
   const live = sitLosses(
     { sit: v.sit, proj: v.proj, bn: b.bn },

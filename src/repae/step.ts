@@ -177,7 +177,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   } else {
     // 1–9. VAE gradient: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
     const objective = c.mode === 'naive-e2e' ? UNSAFE_naiveEndToEndVaeObjective : vaeObjective;
-    const [vaeLoss, gVae, vaeAux] = repae.valueAndGrad(objective, ['vae'])(s.store, {
+    const [vaeLoss, gVae, vaeAux] = repae.valueAndGrad(objective, 'vae')(s.store, {
       ctx, x: batch.x, y: batch.y, zs: batch.zs, t, noise, posterior,
       bn: s.bn, discState: s.discState, globalStep: s.step,
     });
@@ -187,7 +187,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     for (const [k, v] of Object.entries(vaeAux.genDict) as [keyof typeof VAE_LOSS_DICT_KEYS, T<never> | number][])
       vaeMetrics[`vae_loss_dict.${VAE_LOSS_DICT_KEYS[k]}`] = typeof v === 'number' ? scalar(v) : v;
     // 10. Discriminator gradient on the pre-update reconstruction (x̂ is already a constant).
-    const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, ['disc'])(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
+    const [dLoss, gDisc, dAux] = repae.valueAndGrad(discObjective, 'disc')(s.store, { ctx, x: batch.x, xHat: vaeAux.xHat, discState: vaeAux.discState, globalStep: s.step });
     for (const [k, v] of Object.entries(dAux.dict) as [keyof typeof DISC_LOSS_DICT_KEYS, T<never>][]) discMetrics[`d_loss_dict.${DISC_LOSS_DICT_KEYS[k]}`] = v;
     discMetrics['d_loss'] = dLoss;
     discState = dAux.discState;
@@ -196,7 +196,7 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   }
 
   // 11–13. SiT gradient on stopgrad(z) (aux left the tape: T<never>), same t and ε, BN in train mode.
-  const [sitLoss, gSit, sitAux] = repae.valueAndGrad(sitObjective, ['sit', 'proj'])(s.store, {
+  const [sitLoss, gSit, sitAux] = repae.valueAndGrad(sitObjective, 'sit|proj')(s.store, {
     ctx, z, y: batch.y, zs: batch.zs, t, noise,
     ...(inject.labelDropRand === undefined ? { key: kDrop } : { labelDropRand: inject.labelDropRand }),
     bn: s.bn, bnMode: c.mode === 'ldm' ? 'eval' : 'train',

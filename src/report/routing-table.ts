@@ -13,7 +13,7 @@ export function routingTableMarkdown(cfg: RunConfig): string {
   };
   const rows = (Object.keys(repaeRoutes) as (keyof typeof repaeRoutes)[]).map((k) => {
     const r = repaeRoutes[k];
-    const groups = k === 'diffusion' && cfg.mode === 'naive-e2e' ? "`sit`, **`vae` (UNSAFE escape hatch)**" : r.mayDifferentiate.map((g) => `\`${g}\``).join(', ');
+    const groups = k === 'diffusion' && cfg.mode === 'naive-e2e' ? "`sit`, **`vae` (UNSAFE escape hatch)**" : r.mayDifferentiate.split('|').map((g) => `\`${g}\``).join(', ');
     return `| ${r.description} | ${coeff[k]} | ${groups} |`;
   });
   return ['| objective | coefficient in force | may differentiate |', '|---|---|---|', ...rows].join('\n');

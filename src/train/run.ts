@@ -173,7 +173,7 @@ interface TinyEncoderFamilies extends Registry {
   readonly enc: TinyCnnParams<this['G']>;
 }
 const tinyEncoder = defineRegistry<TinyEncoderFamilies>({ groups: ['enc'], frozen: [] });
-const tinyEncoderLoss = tinyEncoder.loss('ce', ['enc'], (v, b: { readonly x: T<never>; readonly y: T<never> }) => [softmaxCrossEntropy(tinyCnnLogits(v.enc, b.x), b.y), {}] as const);
+const tinyEncoderLoss = tinyEncoder.loss('ce', 'enc', (v, b: { readonly x: T<never>; readonly y: T<never> }) => [softmaxCrossEntropy(tinyCnnLogits(v.enc, b.x), b.y), {}] as const);
 
 /**
  * Trains the built-in tiny CNN as a classifier on the run's data (Adam, cross-entropy) with the
@@ -184,7 +184,7 @@ export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: numb
   let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: [32, 64, 64, 96], numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
   const opt = adamw({ lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
   let state: unknown = opt.init(p);
-  const grad = tinyEncoder.valueAndGrad(tinyEncoderLoss, ['enc']);
+  const grad = tinyEncoder.valueAndGrad(tinyEncoderLoss, 'enc');
   for (let s = 0; s < steps; s++) {
     const b = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 17) }, s);
     const [loss, g] = grad({ enc: p }, { x: b.x, y: b.y });

@@ -16,8 +16,8 @@ describeEachBackend('stopGradient', () => {
   it('cuts the gradient but keeps the value (DESIGN 9.5 check)', async () => {
     const before = tf.memory().numTensors;
     const store = { a: { x: scalar(3) }, b: { x: scalar(5) } };
-    const l = ab.loss('sg', ['a', 'b'], (v, _: null) => [add(mul(stopGradient(square(v.a.x)), v.b.x), mul(square(v.a.x), 2)), {}] as const);
-    const [value, g] = ab.valueAndGrad(l, ['a', 'b'])(store, null);
+    const l = ab.loss('sg', 'a|b', (v, _: null) => [add(mul(stopGradient(square(v.a.x)), v.b.x), mul(square(v.a.x), 2)), {}] as const);
+    const [value, g] = ab.valueAndGrad(l, 'a|b')(store, null);
     expect(await value.data()).toEqual(new Float32Array([9 * 5 + 18]));
     expect(await g.a.x!.data()).toEqual(new Float32Array([12]));
     expect(await g.b.x!.data()).toEqual(new Float32Array([9]));

@@ -28,23 +28,23 @@ export const encodeToy = <G extends string>(w: T<G>, x: T<never>): T<G> => tanh(
 export const sitToy = <G extends string, X extends string>(p: ToySit<G>, z: T<X>): T<G | X> => add(matMul(z, p.w), p.b);
 
 /** Diffusion-like loss on stop-gradient latents: may differentiate 'sit' only. */
-export const diffusionToy = toy.loss('diff', ['sit'], (v, b: ToyBatch) => {
+export const diffusionToy = toy.loss('diff', 'sit', (v, b: ToyBatch) => {
   const z = stopGradient(encodeToy(v.vae.w, b.x));
   return [mean(square(sub(sitToy(v.sit, add(z, b.eps)), b.eps))), {}] as const;
 });
 /** The same diffusion loss, relying on the view (not an explicit stopGradient) to keep the VAE constant. */
-export const diffusionViaViewToy = toy.loss('diffView', ['sit'], (v, b: ToyBatch) => {
+export const diffusionViaViewToy = toy.loss('diffView', 'sit', (v, b: ToyBatch) => {
   const z = encodeToy(v.vae.w, b.x); // T<never>: the view detached 'vae'
   return [mean(square(sub(sitToy(v.sit, add(z, b.eps)), b.eps))), {}] as const;
 });
 /** Alignment-like loss through SiT into the latents, vs the frozen encoder: declared over 'sit' and 'vae'. */
-export const alignToy = toy.loss('align', ['sit', 'vae'], (v, b: ToyBatch) => {
+export const alignToy = toy.loss('align', 'sit|vae', (v, b: ToyBatch) => {
   const z = encodeToy(v.vae.w, b.x);
   const f = matMul(b.x, v.enc.w);
   return [mean(square(sub(sitToy(v.sit, z), f))), { z }] as const;
 });
 /** A VAE-only regulariser. */
-export const regToy = toy.loss('reg', ['vae'], (v, b: ToyBatch) => [mul(sum(square(v.vae.w)), 0.1), {}] as const);
+export const regToy = toy.loss('reg', 'vae', (v, b: ToyBatch) => [mul(sum(square(v.vae.w)), 0.1), {}] as const);
 
 export interface ToyStoreData { vaeW: TensorData; sitW: TensorData; sitB: TensorData; encW: TensorData }
 export const mkToyStore = (d: ToyStoreData): Store<Toy> => ({

@@ -8,7 +8,9 @@
 import * as fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { arbStoreLike, checkNoGradOutsideWrt, closureGradientLeak, leakedGroups, routingDeviation } from '../../laws/index.js';
-import { dispose, identity, isTensor, numTensors, tensor, type Store } from '../../src/core/index.js';
+import { dispose, identity, isTensor, mean, numTensors, tensor, type Store } from '../../src/core/index.js';
+import { sitLosses } from '../../src/losses/diffusion.js';
+import { vaeForward } from '../../src/models/vae/index.js';
 import { fold, key, normal, uniformArray } from '../../src/core/rng.js';
 import { sampleTime } from '../../src/models/sit/interpolant.js';
 import { initDiscriminator, initDiscriminatorState } from '../../src/models/discriminator.js';
@@ -75,7 +77,7 @@ describeEachBackend('routing laws on the real REPA-E objectives (tiny config)', 
   });
   it('closures over the real store carry no gradient; sums of real objectives are linear', async () => {
     const { store, vb, own } = world();
-    expect(await closureGradientLeak(repae, ['sit', 'proj', 'vae', 'disc'], store, vb, (s) => [s.sit.xEmbedder.w, s.vae.encoder.convIn.w, s.disc.convIn.w])).toEqual([]);
+    expect(await closureGradientLeak(repae, 'sit|proj|vae|disc', store, vb, (s) => [s.sit.xEmbedder.w, s.vae.encoder.convIn.w, s.disc.convIn.w])).toEqual([]);
     const both = repae.sum([vaeObjective, 1], [UNSAFE_naiveEndToEndVaeObjective, 0.5]);
     expect(await routingDeviation(repae, [[vaeObjective, 1], [UNSAFE_naiveEndToEndVaeObjective, 0.5]], both, store, vb)).toBeLessThan(1e-4);
     dispose(own);
@@ -86,6 +88,28 @@ describeEachBackend('routing laws on the real REPA-E objectives (tiny config)', 
     const before = numTensors();
     await checkNoGradOutsideWrt(repae, sitObjective, { store: s.arb, batch: fc.constant(null) }, { store: s.build, batch: () => deepCopy(sb) }, { numRuns: 2 });
     expect(numTensors()).toBe(before);
+    dispose(own);
+  });
+  it('residual: a group set typed narrower than its value still cannot run the diffusion loss on a live latent', () => {
+    const { store, vb, own } = world();
+    // compiles: TypeScript's mutable array covariance (the residual in README "What is guaranteed")
+    const narrow: 'sit|proj'[] = [];
+    const wide: string[] = narrow;
+    wide.push('sit|proj|vae');
+    let refused = 0;
+    for (const g of narrow) {
+      const forged = repae.loss('forged', g, (v, b: VaeBatch) => {
+        const { z } = vaeForward(v.vae, b.x, b.posterior); // typed T<never> ('vae' detached in the type), live at run time
+        const r = sitLosses({ sit: v.sit, proj: v.proj, bn: b.bn }, { x: z, y: b.y, zs: b.zs }, { cfg: b.ctx.sit, mode: 'train' });
+        return [mean(r.projLoss), {}] as const;
+      });
+      expect(forged.wrt).toEqual(['sit', 'proj', 'vae']);
+      const before = numTensors();
+      expect(() => repae.valueAndGrad(forged, 'sit|proj')(store, vb)).toThrow(/sitLosses: the diffusion loss was given a live latent \(it depends at run time on \[vae\]\)/);
+      expect(numTensors()).toBe(before);
+      refused++;
+    }
+    expect(refused).toBe(1);
     dispose(own);
   });
 }, ['wasm']);

@@ -72,8 +72,8 @@ beforeAll(() => {
     "import { defineRegistry, mean, read, readScalar, square, tensor } from 'repae/core';",
     "await tf.setBackend('wasm');",
     "const r = defineRegistry({ groups: ['a'], frozen: [] });",
-    "const l = r.loss('l', ['a'], (v) => [mean(square(v.a.w)), {}]);",
-    "const [value, grads] = r.valueAndGrad(l, ['a'])({ a: { w: tensor([1, 2, 3], [3]) } }, {});",
+    "const l = r.loss('l', 'a', (v) => [mean(square(v.a.w)), {}]);",
+    "const [value, grads] = r.valueAndGrad(l, 'a')({ a: { w: tensor([1, 2, 3], [3]) } }, {});",
     "console.log(tf.getBackend(), await readScalar(value), Array.from(await read(grads.a.w)).join(','));",
   ].join('\n'));
   write('throws.mjs', "import { useBackend } from 'repae/backends';\nawait useBackend('wasm');\nthrow new Error('consumer boom 42');\n");

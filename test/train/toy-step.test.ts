@@ -8,15 +8,15 @@ import { adamw, initOptimizers, sgd, stepGroup, type OptState, type Optimizers }
 import { alignToy, diffusionToy, regToy, toy, type Toy, type ToyBatch } from '../helpers/toy.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
-const vaeObjective = toy.sum([regToy, 1], [toy.freeze(alignToy, ['sit']), 1.5]);
+const vaeObjective = toy.sum([regToy, 1], [toy.freeze(alignToy, 'sit'), 1.5]);
 const opts: Optimizers<Toy> = { sit: adamw({ lr: 1e-2 }), vae: sgd(1e-2) };
 
 interface State { readonly store: Store<Toy>; readonly opt: OptState<Toy>; readonly step: number }
 
 /** One step: VAE objective and SiT objective both differentiated at the pre-step store. */
 function step(s: State, b: ToyBatch): readonly [State, { readonly vae: tf.Tensor; readonly sit: tf.Tensor }] {
-  const [lv, gv, auxV] = toy.valueAndGrad(vaeObjective, ['vae'])(s.store, b);
-  const [ls, gs] = toy.valueAndGrad(diffusionToy, ['sit'])(s.store, b);
+  const [lv, gv, auxV] = toy.valueAndGrad(vaeObjective, 'vae')(s.store, b);
+  const [ls, gs] = toy.valueAndGrad(diffusionToy, 'sit')(s.store, b);
   const [vae, optVae] = stepGroup<Toy, 'vae'>(opts.vae, s.store.vae, gv.vae, s.opt.vae);
   const [sit, optSit] = stepGroup<Toy, 'sit'>(opts.sit, s.store.sit, gs.sit, s.opt.sit);
   const next: State = { store: { ...s.store, vae, sit }, opt: { vae: optVae, sit: optSit }, step: s.step + 1 };

@@ -1,22 +1,22 @@
-// Group lists must be readonly (inline or `as const`): a mutable array could be widened and pushed
-// through an alias, so its value would name more groups than its type.
+// Group sets are string literals, not arrays: the old aliasing attacks no longer compile. A mutable
+// tuple assigned to a readonly-typed variable, then widened and pushed through the mutable original,
+// or a list emptied through a `string[]` alias, named other groups than its type; a string cannot be
+// changed through an alias, and an array is not a group set at all.
 import { mean, type T } from '../../../src/core/index.js';
 import { alignToy, toy } from '../../helpers/toy.js';
-const s: 'sit'[] = ['sit'];
-const w: ('sit' | 'vae')[] = s;
-w.push('vae');
-// expect-error: group lists must be readonly
-export const l = toy.loss('d', s, (v, x: T<never>) => [mean(x), {}] as const);
 const m: ['sit'] = ['sit'];
-// expect-error: group lists must be readonly
-export const l2 = toy.loss('d', m, (v, x: T<never>) => [mean(x), {}] as const);
+const ro: readonly ['sit'] = m;
+const wide: ('sit' | 'vae')[] = m;
+wide.push('vae');
+// expect-error: group sets must be string literals, like 'sit|proj'
+export const viaReadonlyAlias = toy.loss('d', ro, (v, x: T<never>) => [mean(x), {}] as const);
 const ks: ['vae'] = ['vae'];
+const roKs: readonly ['vae'] = ks;
 const alias: string[] = ks;
 alias.length = 0;
-// expect-error: group lists must be readonly
-export const f = toy.freeze(alignToy, ks);
-// expect-error: group lists must be readonly
-export const g = toy.valueAndGrad(alignToy, m);
-const ro = ['sit'] as const;
-// expect-error: cannot be assigned to the mutable type
-export const widened: ('sit' | 'vae')[] = ro;
+// expect-error: group sets must be string literals, like 'sit|proj'
+export const emptied = toy.freeze(alignToy, roKs);
+// expect-error: group sets must be string literals, like 'sit|proj'
+export const g = toy.valueAndGrad(alignToy, ['sit'] as const);
+// expect-error: group sets must be string literals, like 'sit|proj'
+export const v = toy.view({} as never, ro);

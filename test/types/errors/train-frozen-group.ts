@@ -1,5 +1,9 @@
-// Training a frozen group (the representation encoder).
+// Training a frozen group (the representation encoder): not in a loss, not in freeze, not in valueAndGrad.
 import { mean, type T } from '../../../src/core/index.js';
-import { toy } from '../../helpers/toy.js';
-// expect-error: Type '"enc"' is not assignable to type '"vae" | "sit"'
-export const bad = toy.loss('enc', ['enc'], (v, x: T<never>) => [mean(x), {}] as const);
+import { alignToy, toy } from '../../helpers/toy.js';
+// expect-error: group 'enc' is frozen: it is read, never trained; allowed:": "vae" | "sit"
+export const bad = toy.loss('enc', 'enc', (v, x: T<never>) => [mean(x), {}] as const);
+// expect-error: group 'enc' is frozen: it is read, never trained
+export const joint = toy.loss('enc', 'sit|enc', (v, x: T<never>) => [mean(x), {}] as const);
+// expect-error: group 'enc' is frozen: it is read, never trained
+export const g = toy.valueAndGrad(alignToy, 'sit|enc');
