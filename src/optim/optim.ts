@@ -31,7 +31,9 @@ export interface GradientTransformation<P, S> {
  */
 export interface AnyTransformation {
   readonly name: string;
+  /** {@link GradientTransformation.init}, at the bottom type. */
   init(params: never): unknown;
+  /** {@link GradientTransformation.update}, at the bottom type. */
   update(grads: never, state: never, params?: never): readonly [unknown, unknown];
 }
 
@@ -195,7 +197,8 @@ export function chain<Ts extends readonly [AnyTransformation, ...AnyTransformati
 /** A table of named transformations (the first argument of {@link partition}). @category optimizers */
 export type TransformTable = { readonly [label: string]: AnyTransformation };
 
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+/** The intersection of the members of a union (`A | B` → `A & B`). @category utility types */
+export type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** The parameter record of {@link partition}: the union of the groups of every label's transformation. @category optimizers */
 export type PartitionParams<Ts extends TransformTable> = { readonly [K in keyof UnionToIntersection<{ [l in keyof Ts]: ParamsOf<Ts[l]> }[keyof Ts]>]: UnionToIntersection<{ [l in keyof Ts]: ParamsOf<Ts[l]> }[keyof Ts]>[K] };
