@@ -107,10 +107,10 @@ export function preflightRun(cfg: RunConfig, ds: Dataset): void {
   }
 }
 
-/** The step mode of a run: `vanilla` trains like `ldm` (frozen VAE), with the REPA coefficients at 0 ({@link runCoefficients}). @category models */
+/** The step mode of a run: `vanilla` trains like `ldm` (frozen VAE), with the REPA coefficients at 0 ({@link runCoefficients}). @category optimizers */
 export const runStepMode = (cfg: RunConfig): StepMode => (cfg.mode === 'repae-e' ? 'repae-e' : cfg.mode === 'naive-e2e' ? 'naive-e2e' : 'ldm');
 
-/** The routing-table coefficients of a run from its flags (`--proj-coeff`, `--vae-align-proj-coeff`; both 0 in `vanilla` mode). @category models */
+/** The routing-table coefficients of a run from its flags (`--proj-coeff`, `--vae-align-proj-coeff`; both 0 in `vanilla` mode). @category losses */
 export const runCoefficients = (cfg: RunConfig): Coefficients =>
   cfg.mode === 'vanilla' ? { projCoeff: 0, vaeAlignProjCoeff: 0 } : { projCoeff: cfg.projCoeff, vaeAlignProjCoeff: cfg.vaeAlignProjCoeff };
 
