@@ -1,6 +1,6 @@
 /** @file Memory scopes: thin typed wrappers over tfjs `tidy`, `keep` and `dispose`. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
-import { raw } from './internal.js';
+import { collectKept, raw, recordKept } from './internal.js';
 import type { T } from './tensor.js';
 import { isTensor, tensorsIn } from './tree.js';
 
@@ -38,7 +38,7 @@ export function releaseOld(old: unknown, next: unknown): void {
 
 /** Keeps every tensor inside `x` alive past the enclosing {@link tidy} (tfjs `keep`). @category utility types */
 export function keep<X>(x: X): X {
-  for (const t of tensorsIn(x)) tf.keep(raw(t));
+  for (const t of tensorsIn(x)) recordKept(tf.keep(raw(t)));
   return x;
 }
 
@@ -94,7 +94,7 @@ export function assertLive(state: unknown, who: string): void {
 /**
  * A pure state transition with its memory owned in one place: checks that `old` is live
  * ({@link assertLive}), runs `f` in a {@link tidy} scope (every tensor it creates that is not in its
- * result is disposed), then disposes the tensors of `old` that neither the result nor `keep` (the
+ * result is disposed, also those an inner `valueAndGrad` kept for its aux), then disposes the tensors of `old` that neither the result nor `keep` (the
  * caller's inputs, e.g. the batch) holds, and marks `old` consumed by `by` at `at` (e.g.
  * `'step 3'`): passing it to a transition again throws {@link ConsumedStateError} naming them.
  * @example
@@ -103,8 +103,13 @@ export function assertLive(state: unknown, who: string): void {
  */
 export function transition<S, R>(by: string, old: S, at: string, f: () => R, keep: unknown = null): R {
   assertLive(old, by);
-  const result = tidy(f);
+  const probe = tf.scalar(0);
+  const firstId = probe.id;
+  probe.dispose();
+  // Tensors kept past an inner tidy (valueAndGrad's aux) escape this tidy too: collected and released below.
+  const [result, kept] = collectKept(() => tidy(f));
   const live = new Set(tensorsIn([result, keep]));
+  for (const t of kept) if (t.id > firstId && !t.isDisposed && !live.has(t as unknown as T<string>)) t.dispose();
   let first = '';
   for (const [t, path] of tensorPaths(old)) {
     if (live.has(t) || t.isDisposed) continue;

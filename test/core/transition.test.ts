@@ -1,7 +1,9 @@
 /** transition: one helper owns a pure step's memory, and a consumed state, reused, fails naming the step, the field and what to use instead. */
 import { beforeAll, expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
-import { add, mul, read, scalar } from '../../src/core/ops/index.js';
+import { add, mul, read, scalar, sub } from '../../src/core/ops/index.js';
+import { rng, type Store } from '../../src/core/index.js';
+import { alignToy, toy, type Toy, type ToyBatch } from '../helpers/toy.js';
 import { assertLive, ConsumedStateError, dispose, numTensors, transition } from '../../src/core/scope.js';
 import type { T } from '../../src/core/tensor.js';
 
@@ -50,4 +52,24 @@ it('a consumed state, reused, throws ConsumedStateError naming the consumer, the
   expect(() => step(s2, x)).toThrow(/toyStep: the tensor at 'w' of the state passed in is disposed/);
   const [s3, m3] = step(s1, x);
   dispose([m, m3, s3, x]);
+});
+
+it('also releases what a valueAndGrad inside kept for its aux (a routed step with the aux unused stays flat)', () => {
+  const [a, b2, c, d] = rng.split(rng.key(1), 4) as [rng.Key, rng.Key, rng.Key, rng.Key];
+  interface TS { readonly store: Store<Toy>; readonly step: number }
+  let s: TS = { store: { vae: { w: rng.normal(a, [3, 3]) }, sit: { w: rng.normal(b2, [3, 3]), b: rng.normal(c, [3]) }, enc: { w: rng.normal(d, [3, 3]) } }, step: 0 };
+  const batch: ToyBatch = { x: rng.normal(rng.key(2), [2, 3]), eps: rng.normal(rng.key(3), [2, 3]) };
+  const counts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    s = transition('toyRouted', s, `step ${s.step}`, () => {
+      const [, g, aux] = toy.valueAndGrad(alignToy, ['vae'])(s.store, batch); // aux.z is kept by valueAndGrad, unused here
+      void aux;
+      const gw = g.vae.w;
+      if (gw === null) throw new Error('no gradient');
+      return { store: { ...s.store, vae: { w: sub(s.store.vae.w, mul(gw, 0.1)) } }, step: s.step + 1 };
+    }, [batch]);
+    counts.push(numTensors());
+  }
+  expect(new Set(counts).size).toBe(1);
+  dispose([s, batch]);
 });
