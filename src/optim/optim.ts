@@ -38,10 +38,10 @@ export interface AnyTransformation {
 }
 
 /** The parameter tree type of a transformation. @category optimizers */
-export type ParamsOf<X> = X extends { init(params: infer P): unknown } ? P : never;
+export type ParamsOf<X extends AnyTransformation> = Parameters<X['init']>[0];
 
 /** The state type of a transformation. @category optimizers */
-export type StateOf<X> = X extends { init(params: never): infer S } ? S : never;
+export type StateOf<X extends AnyTransformation> = ReturnType<X['init']>;
 
 /** Per-leaf AdamW state (PyTorch: `state[p] = {step, exp_avg, exp_avg_sq}`); `step` counts the updates this leaf got. @category optimizers */
 export interface AdamLeafState {
