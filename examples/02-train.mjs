@@ -2,7 +2,7 @@
 import * as fc from 'fast-check';
 import { useBestBackend } from 'repae/backends';
 import { defineRegistry, matMul, mean, numTensors, readScalar, releaseOld, rng, square, sub, tanh, tensor } from 'repae/core';
-import { sgd, stepGroup } from 'repae/train';
+import { sgd, updateParams } from 'repae/train';
 import { checkRouting, tensorData } from 'repae/laws';
 
 console.log('backend', await useBestBackend());
@@ -21,9 +21,7 @@ const losses = [];
 for (let step = 0; step < 30; step++) {
   const [value, grads] = model.valueAndGrad(objective, 'enc|head')(store, batch);
   losses.push(await readScalar(value));
-  const [enc] = stepGroup(opt, store.enc, grads.enc, null);
-  const [head] = stepGroup(opt, store.head, grads.head, null);
-  const next = { enc, head };
+  const [next] = updateParams(opt, store, grads, null);
   releaseOld([store, grads, value], next);
   store = next;
 }

@@ -1,7 +1,7 @@
 /** @file The trusted heart: views, routed losses and valueAndGrad over a registry. (trusted) */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Frozen, Grads, Group, GroupSet, GroupSetTypedNever, ParseGroups, Registry, RegistrySpec, Store, Trainable, View } from './groups.js';
-import { checkDeps, depsOf, raw, seed, tag, withTape } from './internal.js';
+import { checkDeps, depsOf, raw, recordKept, seed, tag, withTape } from './internal.js';
 import type { Loss } from './loss.js';
 import { stopGradient } from './stop.js';
 import type { Constants, Scalar, T } from './tensor.js';
@@ -79,7 +79,7 @@ function disposeAbandonedTape(): void {
 
 /** Keeps every tensor inside an arbitrary aux value (so it survives the tape's tidy). */
 function keepAll(x: unknown): void {
-  for (const t of tensorsIn(x)) tf.keep(raw(t));
+  for (const t of tensorsIn(x)) recordKept(tf.keep(raw(t)));
 }
 
 /** Rebuilds a tree, detaching the leaves that are live at run time on a group outside `live` (unchanged subtrees are shared). */

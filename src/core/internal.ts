@@ -87,3 +87,22 @@ export function checkDeps(x: unknown, allowed: readonly string[], what: string):
       `${what}: the value depends at run time on [${extra.join(', ')}], which ${allowed.length === 0 ? 'a constant may not' : `is outside the declared [${allowed.join(', ')}]`} (a cast, an 'any', a widened array or a tensor captured from another term)`,
     );
 }
+
+/** The open {@link collectKept} scopes (innermost last): tensors kept past a tidy while each runs. */
+const keptScopes: Set<Tensor>[] = [];
+
+/** Records a tensor kept past a tidy (`tf.keep`), so that an enclosing {@link collectKept} sees it (trusted: core only). */
+export function recordKept(t: Tensor): void {
+  for (const s of keptScopes) s.add(t);
+}
+
+/** Runs `f` and returns its result with every tensor {@link recordKept} recorded while it ran (trusted: core only). */
+export function collectKept<R>(f: () => R): readonly [R, ReadonlySet<Tensor>] {
+  const kept = new Set<Tensor>();
+  keptScopes.push(kept);
+  try {
+    return [f(), kept] as const;
+  } finally {
+    keptScopes.splice(keptScopes.lastIndexOf(kept), 1);
+  }
+}

@@ -149,3 +149,59 @@ function constLeaves(tree: unknown, what: string): (T<never> | null)[] {
  * @category utility types
  */
 export const constantLeaves = (tree: unknown): (T<never> | null)[] => constLeaves(tree, 'constantLeaves');
+
+/**
+ * Maps a gradient (or update) tree leafwise, keeping its structure and its type `GradTree<P>`:
+ * `f` gets each leaf (`null` = no gradient), its path and its index in {@link flatten} order. A
+ * leaf live on an open tape is refused. The building block of leafwise optimizers.
+ * @category utility types
+ */
+export function mapGrads<P>(grads: GradTree<P>, f: (g: T<never> | null, path: string, i: number) => T<never> | null): GradTree<P> {
+  const paths = flatten(grads).map((l) => l.path);
+  const out = constLeaves(grads, 'mapGrads').map((g, i) => f(g, paths[i] as string, i));
+  return unflatten(grads, out) as unknown as GradTree<P>;
+}
+
+/**
+ * A tree shaped like the parameter tree `like` (or its gradient tree) holding `values[i]` at its
+ * i-th leaf in {@link flatten} order: per-parameter state such as PyTorch's `state[p]`. The values
+ * may be records; the structure comes from `like`, never from them.
+ * @category utility types
+ */
+export function leafTree<P, V>(like: P | GradTree<P>, values: readonly V[]): Relabel<P, V> {
+  return unflatten(like, values as readonly unknown[] as readonly (T<string> | null)[]) as unknown as Relabel<P, V>;
+}
+
+/**
+ * The values of a per-leaf tree built by {@link leafTree}, in {@link flatten} order of `like` (the
+ * parameter or gradient tree that gives the structure). A node missing from `tree` is an error
+ * naming its path and `what` (e.g. the optimizer).
+ * @category utility types
+ */
+export function leafValues<P, V>(like: P | GradTree<P>, tree: Relabel<P, V>, what: string): V[] {
+  const out: V[] = [];
+  const go = (node: unknown, st: unknown, path: string): void => {
+    if (node === null || isTensor(node)) {
+      if (st === undefined) throw new Error(`${what}: no state for the parameter '${path}'`);
+      out.push(st as V);
+    } else if (Array.isArray(node)) {
+      if (!Array.isArray(st)) throw new Error(`${what}: the state at '${path}' is not an array like the parameters`);
+      node.forEach((c, i) => go(c, st[i], path === '' ? String(i) : `${path}.${i}`));
+    } else if (isRecord(node)) {
+      if (typeof st !== 'object' || st === null) throw new Error(`${what}: no state for the parameters under '${path}'`);
+      const rec = st as Record<string, unknown>;
+      for (const k of Object.keys(node).sort()) go(node[k], rec[k], path === '' ? k : `${path}.${k}`);
+    }
+  };
+  go(like, tree, '');
+  return out;
+}
+
+/**
+ * A gradient (or update) tree shaped like the parameter tree `like`, from leaves in
+ * {@link flatten} order (`null` = no gradient). For optimizer tests and laws that build gradients by hand.
+ * @category utility types
+ */
+export function gradTree<P>(like: P, leaves: readonly (T<never> | null)[]): GradTree<P> {
+  return unflatten(like, leaves) as unknown as GradTree<P>;
+}

@@ -14,6 +14,7 @@ import type { SitWeights } from '../models/sit/params.js';
 import { initRepaeOpt, readMetrics, repaeStep, type RepaeState, type RepaeStepConfig } from '../repae/step.js';
 import { emaInit } from '../optim/ema.js';
 import { repaeAdamW } from '../optim/optim.js';
+import { defaultRunConfig } from '../train/config.js';
 import { entryTensor } from './sit-common.js';
 import type { Fixture, TensorCheck } from './types.js';
 
@@ -90,7 +91,7 @@ export async function checkRepaeStepFixture(fx: Fixture): Promise<TensorCheck[]>
   const lpips = lpipsFromStateDict(fx.st.entries, { prefix: 'init.lpips.', net: proceduralVgg16() });
   const adam = { ...repaeAdamW, lr: hp['lr'] ?? 1e-4, beta1: hp['adam_beta1'] ?? 0.9, beta2: hp['adam_beta2'] ?? 0.999, eps: hp['adam_epsilon'] ?? 1e-8, weightDecay: hp['adam_weight_decay'] ?? 0 };
   const c: RepaeStepConfig = {
-    objectives: { sit: sitCfg, loss: L1_LPIPS_KL_GAN, coeffs: { projCoeff: hp['proj_coeff'] ?? 0.5, vaeAlignProjCoeff: hp['vae_align_proj_coeff'] ?? 1.5 }, path: 'linear' },
+    objectives: { sit: sitCfg, loss: L1_LPIPS_KL_GAN, coeffs: { projCoeff: hp['proj_coeff'] ?? defaultRunConfig.projCoeff, vaeAlignProjCoeff: hp['vae_align_proj_coeff'] ?? defaultRunConfig.vaeAlignProjCoeff }, path: 'linear' },
     adam: { sit: adam, vae: adam, disc: adam },
     maxGradNorm: hp['max_grad_norm'] ?? 1,
     emaDecay: hp['ema_decay'] ?? 0.9999,

@@ -1,26 +1,47 @@
-/** @file Optimizers as pure gradient transformations (optax style), with PyTorch's exact AdamW semantics. */
-import type { GradTree, Registry, Store, Trainable, Family, PerGroup } from '../core/groups.js';
+/** @file Optimizers as pure gradient transformations over parameter trees (optax style), with PyTorch's exact AdamW semantics. */
+import type { GradTree } from '../core/groups.js';
 import { add, addN, div, minimum, mul, scalar, sqrt, square, sub, sum, zerosLike } from '../core/ops/index.js';
 import { dispose, tidy } from '../core/scope.js';
-import type { T } from '../core/tensor.js';
-import { constantLeaves, flatten, gradLeaves, paramLeaves, rebuild } from '../core/tree.js';
+import type { Relabel, T } from '../core/tensor.js';
+import { constantLeaves, flatten, gradLeaves, leafTree, leafValues, mapGrads, rebuild } from '../core/tree.js';
 
 /** A gradient (or update) leaf: absent (`null`) when the loss did not reach the parameter. @category optimizers */
 export type GradLeaf = T<never> | null;
 
 /**
- * A pure optimizer: `init` builds its state from the parameters, `update` maps gradients to
- * updates (to be added to the parameters) and a new state. Nothing is mutated; the caller owns
- * (and disposes) the old state. Leaves are processed in {@link flatten} order.
+ * A pure optimizer over parameter trees of type `P` with state `S` (optax's
+ * `GradientTransformation`): `init` builds the state from the parameters, `update` maps a gradient
+ * tree shaped like `P` (leaves `null` where the loss did not reach) to an update tree of the same
+ * shape (to be added with {@link applyUpdates}) and the next state. Nothing is mutated; the caller
+ * owns (and disposes) the old state, the gradients and the updates.
  * @category optimizers
  */
-export interface GradientTransformation<S> {
+export interface GradientTransformation<P, S> {
   readonly name: string;
   /** The initial state for the parameter tree `params`. */
-  init(params: unknown): S;
-  /** Maps the gradients (flatten order; null = no gradient) to updates and the next state. */
-  update(grads: readonly GradLeaf[], state: S, params: readonly T<never>[]): readonly [GradLeaf[], S];
+  init(params: P): S;
+  /** Maps the gradients to updates and the next state; `params` is needed by transformations that read the parameters (weight decay). */
+  update(grads: GradTree<P>, state: S, params?: P): readonly [GradTree<P>, S];
 }
+
+/**
+ * Any gradient transformation, whatever its parameter and state types (the bound of the
+ * combinators' type parameters; every `GradientTransformation<P, S>` is one).
+ * @category optimizers
+ */
+export interface AnyTransformation {
+  readonly name: string;
+  /** {@link GradientTransformation.init}, at the bottom type. */
+  init(params: never): unknown;
+  /** {@link GradientTransformation.update}, at the bottom type. */
+  update(grads: never, state: never, params?: never): readonly [unknown, unknown];
+}
+
+/** The parameter tree type of a transformation. @category optimizers */
+export type ParamsOf<X extends AnyTransformation> = Parameters<X['init']>[0];
+
+/** The state type of a transformation. @category optimizers */
+export type StateOf<X extends AnyTransformation> = ReturnType<X['init']>;
 
 /** Per-leaf AdamW state (PyTorch: `state[p] = {step, exp_avg, exp_avg_sq}`); `step` counts the updates this leaf got. @category optimizers */
 export interface AdamLeafState {
@@ -28,6 +49,9 @@ export interface AdamLeafState {
   readonly m: T<never> | null;
   readonly v: T<never> | null;
 }
+
+/** AdamW state: one {@link AdamLeafState} per parameter, in a tree shaped like the parameters `P` (so it serialises by parameter path). @category optimizers */
+export type AdamState<P> = Relabel<P, AdamLeafState>;
 
 /** AdamW hyper-parameters (defaults: the official REPA-E values). @category optimizers */
 export interface AdamWConfig {
@@ -49,22 +73,23 @@ export const repaeAdamW: AdamWConfig = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps
  * Moments are created lazily on a parameter's first gradient.
  * @category optimizers
  */
-export function adamw(cfg: Partial<AdamWConfig> = {}): GradientTransformation<AdamLeafState[]> {
+export function adamw<P>(cfg: Partial<AdamWConfig> = {}): GradientTransformation<P, AdamState<P>> {
   const c = { ...repaeAdamW, ...cfg };
   return {
     name: 'adamw',
-    init: (params) => flatten(params).map(() => ({ step: 0, m: null, v: null })),
+    init: (params) => leafTree<P, AdamLeafState>(params, flatten(params).map(() => ({ step: 0, m: null, v: null }))),
     update: (grads, state, params) => {
-      const updates: GradLeaf[] = [];
+      const states = leafValues<P, AdamLeafState>(grads, state, 'adamw');
+      const ps = params === undefined ? undefined : constantLeaves(params);
+      if (c.weightDecay !== 0 && ps === undefined) throw new Error(`adamw: weight decay ${c.weightDecay} needs the parameters: call update(grads, state, params)`);
       const next: AdamLeafState[] = [];
-      grads.forEach((g, i) => {
-        const s = state[i] as AdamLeafState;
-        const p = params[i]!;
+      const updates = mapGrads(grads, (g, path, i) => {
+        const s = states[i] as AdamLeafState;
         if (g === null) {
-          updates.push(null);
           next.push(s);
-          return;
+          return null;
         }
+        if (s.m !== null && s.m.shape.join() !== g.shape.join()) throw new Error(`adamw: the first moment of '${path}' has shape [${s.m.shape}], its gradient [${g.shape}]`);
         const step = s.step + 1;
         const [u, m, v] = tidy(() => {
           const m0 = s.m ?? zerosLike(g);
@@ -75,30 +100,34 @@ export function adamw(cfg: Partial<AdamWConfig> = {}): GradientTransformation<Ad
           const bc2sqrt = Math.sqrt(1 - c.beta2 ** step);
           const denom = add(div(sqrt(v1), bc2sqrt), c.eps);
           let upd = mul(div(m1, denom), -c.lr / bc1);
-          if (c.weightDecay !== 0) upd = sub(upd, mul(p, c.lr * c.weightDecay));
+          if (c.weightDecay !== 0) {
+            const p = ps?.[i] ?? null;
+            if (p === null) throw new Error(`adamw: parameter '${path}' is null`);
+            upd = sub(upd, mul(p, c.lr * c.weightDecay));
+          }
           return [upd, m1, v1] as const;
         });
-        updates.push(u);
         next.push({ step, m, v });
+        return u;
       });
-      return [updates, next] as const;
+      return [updates, leafTree<P, AdamLeafState>(grads, next)] as const;
     },
   };
 }
 
 /** Plain SGD: `p ← p − lr·g`. Stateless. @category optimizers */
-export function sgd(lr: number): GradientTransformation<null> {
+export function sgd<P>(lr: number): GradientTransformation<P, null> {
   return {
     name: 'sgd',
     init: () => null,
-    update: (grads) => [grads.map((g) => (g === null ? null : mul(g, -lr))), null] as const,
+    update: (grads) => [mapGrads(grads, (g) => (g === null ? null : mul(g, -lr))), null] as const,
   };
 }
 
-/** The global L2 norm `‖(‖gᵢ‖₂)ᵢ‖₂` over the non-null gradients, as a constant scalar. @category optimizers */
-export function globalNorm(grads: readonly GradLeaf[]): T<never> {
+/** The global L2 norm `‖(‖gᵢ‖₂)ᵢ‖₂` over the non-null leaves of a gradient tree, as a constant scalar. @category optimizers */
+export function globalNorm<P>(grads: GradTree<P>): T<never> {
   return tidy(() => {
-    const present = grads.filter((g): g is T<never> => g !== null);
+    const present = gradLeaves(grads).filter((g): g is T<never> => g !== null);
     if (present.length === 0) return scalar(0);
     return sqrt(addN(present.map((g) => sum(square(g)))));
   });
@@ -114,14 +143,14 @@ export interface ClipState {
  * `min(1, max/(total + 1e-6))`; the pre-clip total is kept in the state.
  * @category optimizers
  */
-export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ClipState> {
+export function clipByGlobalNorm<P>(maxNorm: number): GradientTransformation<P, ClipState> {
   return {
     name: 'clipByGlobalNorm',
     init: () => ({ norm: null }),
     update: (grads) => {
       const norm = globalNorm(grads);
       const factor = tidy(() => minimum(1, div(maxNorm, add(norm, 1e-6))));
-      const out = grads.map((g) => (g === null ? null : mul(g, factor)));
+      const out = mapGrads(grads, (g) => (g === null ? null : mul(g, factor)));
       dispose(factor);
       return [out, { norm }] as const;
     },
@@ -129,141 +158,136 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ClipSt
 }
 
 /** The state tuple of {@link chain} over transformations `Ts`. @category optimizers */
-export type ChainState<Ts extends readonly GradientTransformation<unknown>[]> = {
-  readonly [K in keyof Ts]: Ts[K] extends GradientTransformation<infer S> ? S : never;
-};
+export type ChainState<Ts extends readonly AnyTransformation[]> = { readonly [K in keyof Ts]: StateOf<Ts[K]> };
 
 /**
  * Applies the transformations in order (optax `chain`): each one's updates are the next one's
- * gradients; the state is the tuple of their states. Intermediate updates are disposed.
- * `chain(a, b)` has state `[Sa, Sb]`; chains nest (`chain(chain(a, b), c)`), and nesting does not
- * change the result (the associativity law in `laws/optim.ts`).
+ * gradients; the state is the tuple of their states, and the parameter type is the first one's.
+ * Intermediate updates are disposed. `chain(a, b)` has state `[Sa, Sb]`; chains nest
+ * (`chain(chain(a, b), c)`), and nesting does not change the result (the law `chainAssociativity`
+ * in `laws/optim.ts`).
  * @category optimizers
  */
-export function chain<Ts extends readonly GradientTransformation<unknown>[]>(...ts: Ts): GradientTransformation<ChainState<Ts>> {
+export function chain<Ts extends readonly [AnyTransformation, ...AnyTransformation[]]>(...ts: Ts): GradientTransformation<ParamsOf<Ts[0]>, ChainState<Ts>> {
+  type P = ParamsOf<Ts[0]>;
   if (ts.length === 0) throw new RangeError('chain: needs at least one transformation');
+  const steps = ts as readonly AnyTransformation[] as readonly GradientTransformation<P, unknown>[];
   return {
-    name: ts.map((t) => t.name).join('→'),
-    init: (p) => ts.map((t) => t.init(p)) as unknown as ChainState<Ts>,
+    name: steps.map((t) => t.name).join('→'),
+    init: (p) => steps.map((t) => t.init(p)) as unknown as ChainState<Ts>,
     update: (grads, state, params) => {
       const states = state as readonly unknown[];
-      const inter: GradLeaf[][] = [];
-      let u: readonly GradLeaf[] = grads;
-      const next = ts.map((t, k) => {
+      const inter: GradTree<P>[] = [];
+      let u: GradTree<P> = grads;
+      const next = steps.map((t, k) => {
         const [uk, sk] = t.update(u, states[k], params);
         inter.push(uk);
         u = uk;
         return sk;
       });
-      const final = inter[inter.length - 1] as GradLeaf[];
-      const keep = new Set<GradLeaf>([...grads, ...final]);
+      const keep = new Set<GradLeaf>([...gradLeaves(grads), ...gradLeaves(u)]);
       const dead = new Set<T<never>>();
-      for (const uk of inter.slice(0, -1)) for (const x of uk) if (x !== null && !keep.has(x)) dead.add(x);
+      for (const uk of inter.slice(0, -1)) for (const x of gradLeaves(uk)) if (x !== null && !keep.has(x)) dead.add(x);
       for (const x of dead) dispose(x);
-      return [final, next as unknown as ChainState<Ts>] as const;
+      return [u, next as unknown as ChainState<Ts>] as const;
     },
   };
 }
 
-/** State of {@link partition}: each leaf's label (flatten order) and each label's transformation state. @category optimizers */
-export interface PartitionState<L extends string, S extends { readonly [l in L]: unknown }> {
-  readonly labels: readonly L[];
-  readonly inner: S;
-}
+/** A table of named transformations (the first argument of {@link partition}). @category optimizers */
+export type TransformTable = { readonly [label: string]: AnyTransformation };
+
+/** The intersection of the members of a union (`A | B` → `A & B`). @category utility types */
+export type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** The parameter record of {@link partition}: the union of the groups of every label's transformation. @category optimizers */
+export type PartitionParams<Ts extends TransformTable> = { readonly [K in keyof UnionToIntersection<{ [l in keyof Ts]: ParamsOf<Ts[l]> }[keyof Ts]>]: UnionToIntersection<{ [l in keyof Ts]: ParamsOf<Ts[l]> }[keyof Ts]>[K] };
+
+/** The labels of {@link partition}: each group of the parameters names the transformation whose parameter type contains it. @category optimizers */
+export type PartitionLabels<Ts extends TransformTable> = {
+  readonly [g in keyof PartitionParams<Ts>]: { [l in keyof Ts]: g extends keyof ParamsOf<Ts[l]> ? l : never }[keyof Ts] & string;
+};
+
+/** State of {@link partition}: each label's transformation state, by label. @category optimizers */
+export type PartitionState<Ts extends TransformTable> = { readonly [l in keyof Ts]: StateOf<Ts[l]> };
 
 /**
  * Applies a different transformation to each part of a parameter record (optax
- * `multi_transform`/`partition`): `labels` maps every top-level key (a parameter group) to a
- * label, and the label's transformation sees the leaves of all its groups together, in
- * {@link flatten} order. Two groups with one label share one state, so a `clipByGlobalNorm` in
- * that label's chain clips them jointly (REPA-E's `sit` + `proj`). A group missing from `labels`
- * is an error naming it.
+ * `multi_transform`/`partition`): `labels` maps every top-level key (a parameter group) to the
+ * name of a transformation, and that transformation sees the record of all its groups together.
+ * Two groups with one label share one state, so a `clipByGlobalNorm` in that label's chain clips
+ * them jointly (REPA-E's `sit` + `proj`). The types tie each group to the transformation whose
+ * parameter type holds it; at run time a group without a label, a label without a transformation
+ * and a labelled group missing from the tree are errors naming them.
  * @example
- * partition({ sitProj: chain(clipByGlobalNorm(1), adamw()), vae: chain(clipByGlobalNorm(1), adamw()) },
+ * type SitProj = { sit: SitParams<never>; proj: Projectors<never> }
+ * partition({ sitProj: chain(clipByGlobalNorm<SitProj>(1), adamw<SitProj>()), vae: adamw<{ vae: VaeParams<never> }>() },
  *           { sit: 'sitProj', proj: 'sitProj', vae: 'vae' })
  * @category optimizers
  */
-export function partition<L extends string, S extends { readonly [l in L]: unknown }, G extends string>(
-  transforms: { readonly [l in L]: GradientTransformation<S[l]> },
-  labels: { readonly [g in G]: L },
-): GradientTransformation<PartitionState<L, S>> {
-  const names = Object.keys(transforms) as L[];
-  const labelOf = (path: string): L => {
-    const g = path.split('.')[0] as string;
-    const l = (labels as Record<string, L | undefined>)[g];
-    if (l === undefined) throw new Error(`partition: parameter '${path}' is in group '${g}', which has no label (labels: ${Object.keys(labels).join(', ')})`);
-    if (!names.includes(l)) throw new Error(`partition: group '${g}' has label '${l}', which has no transformation (transforms: ${names.join(', ')})`);
-    return l;
+export function partition<Ts extends TransformTable>(transforms: Ts, labels: PartitionLabels<Ts>): GradientTransformation<PartitionParams<Ts>, PartitionState<Ts>> {
+  const names = Object.keys(transforms);
+  const labelOf = labels as { readonly [g: string]: string | undefined };
+  const table = transforms as TransformTable as { readonly [l: string]: GradientTransformation<Readonly<Record<string, unknown>>, unknown> };
+  for (const [g, l] of Object.entries(labelOf))
+    if (l === undefined || !names.includes(l)) throw new Error(`partition: group '${g}' has label '${String(l)}', which has no transformation (transforms: ${names.join(', ')})`);
+  /** The record of tree `x`'s groups with label `l` (checks every group of `x` has a label). */
+  const part = (x: Readonly<Record<string, unknown>>, l: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const g of Object.keys(x)) {
+      const lg = labelOf[g];
+      if (lg === undefined) throw new Error(`partition: parameter '${flatten(x[g], g)[0]?.path ?? g}' is in group '${g}', which has no label (labels: ${Object.keys(labelOf).join(', ')})`);
+      if (lg === l) out[g] = x[g];
+    }
+    for (const [g, lg] of Object.entries(labelOf)) if (lg === l && !(g in x)) throw new Error(`partition: group '${g}' (label '${l}') is not in the tree (groups: ${Object.keys(x).join(', ')})`);
+    return out;
   };
-  const indices = (ls: readonly L[], l: L): number[] => ls.flatMap((x, i) => (x === l ? [i] : []));
   return {
-    name: `partition(${names.map((l) => `${l}: ${transforms[l].name}`).join(', ')})`,
+    name: `partition(${names.map((l) => `${l}: ${table[l]?.name}`).join(', ')})`,
     init: (params) => {
-      const ls = flatten(params).map((x) => labelOf(x.path));
-      const inner = {} as Record<L, unknown>;
-      for (const l of names) inner[l] = transforms[l].init(indices(ls, l).map((i) => flatten(params)[i]!.leaf));
-      return { labels: ls, inner: inner as S };
+      const p = params as Readonly<Record<string, unknown>>;
+      return Object.fromEntries(names.map((l) => [l, table[l]!.init(part(p, l))])) as PartitionState<Ts>;
     },
     update: (grads, state, params) => {
-      if (grads.length !== state.labels.length) throw new Error(`partition: ${grads.length} gradients for ${state.labels.length} labelled parameters`);
-      const out: GradLeaf[] = grads.map(() => null);
-      const inner = {} as Record<L, unknown>;
+      const g = grads as Readonly<Record<string, unknown>>;
+      const p = params as Readonly<Record<string, unknown>> | undefined;
+      const st = state as { readonly [l: string]: unknown };
+      const out: Record<string, unknown> = {};
+      const next: Record<string, unknown> = {};
       for (const l of names) {
-        const idx = indices(state.labels, l);
-        const [u, s] = transforms[l].update(idx.map((i) => grads[i] ?? null), state.inner[l], idx.map((i) => params[i]!));
-        idx.forEach((i, k) => (out[i] = u[k] ?? null));
-        inner[l] = s;
+        const [u, s] = table[l]!.update(part(g, l) as GradTree<Readonly<Record<string, unknown>>>, st[l], p === undefined ? undefined : part(p, l));
+        Object.assign(out, u);
+        next[l] = s;
       }
-      return [out, { labels: state.labels, inner: inner as S }] as const;
+      return [out as GradTree<PartitionParams<Ts>>, next as PartitionState<Ts>] as const;
     },
   };
 }
 
 /** `params + updates` leafwise (null updates keep the parameter); a new tree. @category optimizers */
-export function applyUpdates<P>(params: P, updates: readonly GradLeaf[]): P {
+export function applyUpdates<P>(params: P, updates: GradTree<P>): P {
   const flat = constantLeaves(params);
-  if (flat.length !== updates.length) throw new Error(`applyUpdates: ${updates.length} updates for ${flat.length} parameters`);
+  const us = gradLeaves(updates);
+  if (flat.length !== us.length) throw new Error(`applyUpdates: ${us.length} updates for ${flat.length} parameters`);
   return rebuild(
     params,
     flat.map((l, i) => {
-      const u = updates[i] ?? null;
+      const u = us[i] ?? null;
       return u === null || l === null ? l : add(l, u);
     }) as never,
   );
 }
 
-/** One optimizer per trainable group of registry `R`: a missing group is a compile error. @category optimizers */
-export type Optimizers<R extends Registry> = PerGroup<R, GradientTransformation<unknown>>;
-
-/** The optimizer state of every trainable group. @category optimizers */
-export type OptState<R extends Registry> = { readonly [K in Trainable<R>]: unknown };
-
-/** Initialises every group's optimizer from the store. @category optimizers */
-export function initOptimizers<R extends Registry>(opts: Optimizers<R>, store: Store<R>): OptState<R> {
-  const out: Record<string, unknown> = {};
-  for (const [g, o] of Object.entries(opts) as [string, GradientTransformation<unknown>][]) out[g] = o.init((store as Record<string, unknown>)[g]);
-  return out as OptState<R>;
-}
-
 /**
- * Applies group `K`'s optimizer to its gradients and returns the new parameters and state. The
- * intermediate updates are disposed; the old parameters, gradients and state are not (release them
- * with `releaseOld`).
+ * One optimizer update of a parameter tree: `opt.update`, then {@link applyUpdates}. Returns the
+ * new parameters and state; the updates are disposed (the old parameters, gradients and state are
+ * not: the caller releases them).
  * @category optimizers
  */
-export function stepGroup<R extends Registry, K extends Trainable<R>>(
-  opt: GradientTransformation<unknown>,
-  params: Family<R, K, never>,
-  grads: GradTree<Family<R, K, never>>,
-  state: unknown,
-): readonly [Family<R, K, never>, unknown] {
-  const p = paramLeaves<R, K>(params).map((l, i) => {
-    if (l === null) throw new Error(`stepGroup: parameter leaf ${i} is null`);
-    return l;
-  });
-  const g = gradLeaves(grads);
-  const [updates, next] = opt.update(g, state, p);
+export function updateParams<P, S>(opt: GradientTransformation<P, S>, params: P, grads: GradTree<P>, state: S): readonly [P, S] {
+  const [updates, next] = opt.update(grads, state, params);
   const newParams = applyUpdates(params, updates);
-  for (const u of updates) if (u !== null && !g.includes(u)) dispose(u);
+  const g = new Set(gradLeaves(grads));
+  for (const u of gradLeaves(updates)) if (u !== null && !g.has(u)) dispose(u);
   return [newParams, next] as const;
 }

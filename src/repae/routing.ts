@@ -16,35 +16,83 @@ import { vaeForward } from '../models/vae/index.js';
 import type { BatchNormState, BatchNormSync } from '../nn/batch-norm.js';
 import { repae, type RepaeFamilies } from './registry.js';
 
-/** One row of a routing table: the default coefficient and the groups the objective may differentiate. @category losses */
+/** The coefficients in force for a run (λ_g = `projCoeff`, λ_v = `vaeAlignProjCoeff`), from the config. @category losses */
+export interface Coefficients {
+  readonly projCoeff: number;
+  readonly vaeAlignProjCoeff: number;
+}
+
+/** The three routed objectives of a REPA-E step, one per optimizer gradient. @category losses */
+export type ObjectiveName = 'vae' | 'disc' | 'sit';
+
+/**
+ * One row of a routing table: the objective the term belongs to, its coefficient (a fixed number,
+ * or the name of a config coefficient), the groups it may differentiate, and what it is.
+ * @category losses
+ */
 export interface Route {
-  readonly coeff: number;
+  readonly objective: ObjectiveName;
+  readonly coeff: number | keyof Coefficients;
   /** A group-set literal (`'sit|proj'`), passed as is to `loss`. */
   readonly mayDifferentiate: string;
   readonly description: string;
 }
 
 const routes = {
-  diffusion: { coeff: 1, mayDifferentiate: 'sit', description: 'L_diff on stop-gradient latents (velocity MSE)' },
-  repaSit: { coeff: 0.5, mayDifferentiate: 'sit|proj', description: 'L_REPA, SiT block encoder_depth → projector → −cos vs frozen encoder' },
-  repaVae: { coeff: 1.5, mayDifferentiate: 'vae', description: 'the same L_REPA through the frozen, eval-mode SiT' },
-  regularizer: { coeff: 1, mayDifferentiate: 'vae', description: 'L_REG = L1 + LPIPS + 1e-6·KL + 0.1·GAN-generator' },
-  discriminator: { coeff: 1, mayDifferentiate: 'disc', description: 'hinge loss on x vs stopgrad(x̂)' },
+  diffusion: { objective: 'sit', coeff: 1, mayDifferentiate: 'sit', description: 'L_diff on stop-gradient latents (velocity MSE)' },
+  repaSit: { objective: 'sit', coeff: 'projCoeff', mayDifferentiate: 'sit|proj', description: 'L_REPA, SiT block encoder_depth → projector → −cos vs frozen encoder' },
+  repaVae: { objective: 'vae', coeff: 'vaeAlignProjCoeff', mayDifferentiate: 'vae', description: 'the same L_REPA through the frozen, eval-mode SiT' },
+  regularizer: { objective: 'vae', coeff: 1, mayDifferentiate: 'vae', description: 'L_REG = L1 + LPIPS + 1e-6·KL + 0.1·GAN-generator' },
+  discriminator: { objective: 'disc', coeff: 1, mayDifferentiate: 'disc', description: 'hinge loss on x vs stopgrad(x̂)' },
 } as const satisfies Readonly<Record<string, Route>>;
 for (const r of Object.values(routes)) Object.freeze(r);
-
 /**
- * The REPA-E routing table (paper Table 1 / official code). Each objective below is declared with
- * exactly these groups, so the types and this table cannot drift apart (pinned by type tests). Frozen
- * at run time (rows included), so no alias can rewrite a row after its type was read.
+ * The REPA-E routing table (paper Table 1 / official code). The objectives below are built from
+ * these rows: each is declared with its row's groups (so the types and this table cannot drift
+ * apart, pinned by type tests) and sums its rows' terms with the rows' coefficients
+ * ({@link shareForward}); the run report reads the same rows. Frozen at run time (rows
+ * included), so no alias can rewrite a row after its type was read.
  * @category losses
  */
 export const repaeRoutes = Object.freeze(routes);
 
-/** The coefficients in force for a run (λ_g = `projCoeff`, λ_v = `vaeAlignProjCoeff`). @category losses */
-export interface Coefficients {
-  readonly projCoeff: number;
-  readonly vaeAlignProjCoeff: number;
+/** A row name of {@link repaeRoutes}. @category losses */
+export type RouteName = keyof typeof repaeRoutes;
+
+/** The coefficient of a row in force under the config's coefficients. @category losses */
+export const routeCoeff = (row: RouteName, coeffs: Coefficients): number => {
+  const c = repaeRoutes[row].coeff;
+  return typeof c === 'number' ? c : coeffs[c];
+};
+
+/**
+ * The objectives a step runs in each mode: `ldm` (frozen VAE) runs only the SiT's; the others run
+ * all three, in the official order (VAE, discriminator, SiT).
+ * @category losses
+ */
+export const stepObjectives = {
+  'repae-e': ['vae', 'disc', 'sit'],
+  'naive-e2e': ['vae', 'disc', 'sit'],
+  ldm: ['sit'],
+} as const satisfies Readonly<Record<string, readonly ObjectiveName[]>>;
+
+/**
+ * The loss of table rows whose terms come from one shared forward pass `f` (e.g. the diffusion and
+ * REPA terms of one SiT forward): `Σ routeCoeff(row)·term(f)` in the order given; a coefficient of
+ * exactly 1 adds the term unscaled (no multiply). Each row must belong to `objective`, so a term
+ * cannot be summed into another objective's loss.
+ * @category losses
+ */
+export function shareForward<F, G extends string>(objective: ObjectiveName, coeffs: Coefficients, f: F, terms: readonly (readonly [RouteName, (f: F) => T<G>])[]): T<G> {
+  let total: T<G> | undefined;
+  for (const [row, term] of terms) {
+    if (repaeRoutes[row].objective !== objective) throw new Error(`shareForward: row '${row}' belongs to the '${repaeRoutes[row].objective}' objective, not '${objective}'`);
+    const c = routeCoeff(row, coeffs);
+    const x = c === 1 ? term(f) : mul(term(f), c);
+    total = total === undefined ? x : add(total, x);
+  }
+  if (total === undefined) throw new Error(`shareForward: the '${objective}' objective has no rows`);
+  return total;
 }
 
 /** Static settings the objectives need. @category losses */
@@ -92,7 +140,7 @@ export const vaeObjective = repae.loss('vae', repaeRoutes.regularizer.mayDiffere
     { x: z, y: b.y, zs: b.zs },
     { cfg: b.ctx.sit, mode: 'eval', alignOnly: true, t: b.t, noise: b.noise, path: b.ctx.path },
   );
-  const total = add(mean(gen.loss), mul(align.projLoss, b.ctx.coeffs.vaeAlignProjCoeff));
+  const total = shareForward('vae', b.ctx.coeffs, { gen, align }, [['regularizer', (f) => mean(f.gen.loss)], ['repaVae', (f) => f.align.projLoss]]);
   return [
     total,
     {
@@ -120,7 +168,7 @@ export interface DiscBatch {
 /** The discriminator's objective (hinge, two train-mode forwards: real then fake). Declared over `'disc'`. @category losses */
 export const discObjective = repae.loss('disc', repaeRoutes.discriminator.mayDifferentiate, (v, b: DiscBatch) => {
   const r = vaeDiscriminatorLoss(v.disc, b.discState, b.x, b.xHat, b.globalStep, b.ctx.loss);
-  return [r.loss, { dict: r.dict, discState: r.discState }] as const;
+  return [shareForward('disc', b.ctx.coeffs, r, [['discriminator', (f) => f.loss]]), { dict: r.dict, discState: r.discState }] as const;
 });
 
 /**
@@ -169,7 +217,7 @@ export const sitObjective = repae.loss('sit', repaeRoutes.repaSit.mayDifferentia
   const r = b.bnMode === 'train' ? sitLosses(model, batch, { ...common, mode: 'train' }) : sitLosses(model, batch, { ...common, mode: 'eval', labelDropout: true });
   const denoising = r.denoisingLoss;
   if (denoising === null) throw new Error('sitObjective: sitLosses returned no denoising loss');
-  const loss = add(mean(denoising), mul(r.projLoss, b.ctx.coeffs.projCoeff));
+  const loss = shareForward('sit', b.ctx.coeffs, { denoising, projLoss: r.projLoss }, [['diffusion', (f) => mean(f.denoising)], ['repaSit', (f) => f.projLoss]]);
   const bn: BatchNormState = 'bn' in r ? (r.bn as BatchNormState) : b.bn;
   return [loss, { bn, denoising: stopGradient(denoising), projLoss: stopGradient(r.projLoss), output: r.output }] as const;
 });
@@ -190,5 +238,8 @@ export const UNSAFE_naiveEndToEndVaeObjective = repae.loss('UNSAFE naive-e2e: L_
     { cfg: b.ctx.sit, mode: 'eval', t: b.t, noise: b.noise, path: b.ctx.path, unsafeLiveLatent: UNSAFE_LIVE_LATENT_DIFFUSION },
   );
   if (live.denoisingLoss === null) throw new Error('UNSAFE_naiveEndToEndVaeObjective: sitLosses returned no denoising loss');
-  return [add(base, mean(live.denoisingLoss)), { ...aux, naiveEndToEnd: UNSAFE_LIVE_LATENT_DIFFUSION }] as const;
+  // The diffusion row's term, summed into the VAE's objective on purpose (this is the hatch): its coefficient is still the table's.
+  const c = routeCoeff('diffusion', b.ctx.coeffs);
+  const diff = c === 1 ? mean(live.denoisingLoss) : mul(mean(live.denoisingLoss), c);
+  return [add(base, diff), { ...aux, naiveEndToEnd: UNSAFE_LIVE_LATENT_DIFFUSION }] as const;
 });

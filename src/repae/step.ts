@@ -3,12 +3,12 @@
  * exact official order (spec §5.3): VAE step, discriminator step on the pre-update x̂, SiT step on
  * stopgrad(z) with the same t and ε, EMA. All three gradients are taken from the pre-step store.
  */
-import type { Store } from '../core/groups.js';
+import type { GradTree, Store, Trainable } from '../core/groups.js';
 import { fold, normal, split, type Key } from '../core/rng.js';
-import { dispose, releaseOld } from '../core/scope.js';
+import { dispose, transition } from '../core/scope.js';
 import { add, mean, mul, readScalar } from '../core/ops/index.js';
 import type { T } from '../core/tensor.js';
-import { constantLeaves, flatten, mapTree } from '../core/tree.js';
+import { gradLeaves, mapGrads, mapTree } from '../core/tree.js';
 import type { DiscriminatorState } from '../models/discriminator.js';
 import type { SitWeights } from '../models/sit/params.js';
 import type { BatchNormState, BatchNormSync } from '../nn/batch-norm.js';
@@ -16,13 +16,12 @@ import { scalar } from '../core/ops/create.js';
 import { VAE_LOSS_DICT_KEYS } from '../losses/vae.js';
 import { DISC_LOSS_DICT_KEYS } from '../losses/disc.js';
 import { emaUpdate } from '../optim/ema.js';
-import { adamw, applyUpdates, chain, clipByGlobalNorm, partition, type AdamLeafState, type AdamWConfig, type ClipState, type GradientTransformation, type GradLeaf, type PartitionState } from '../optim/optim.js';
+import { adamw, applyUpdates, chain, clipByGlobalNorm, partition, type AdamState, type AdamWConfig, type ClipState, type GradientTransformation, type GradLeaf } from '../optim/optim.js';
 import type { RepaeFamilies } from './registry.js';
 import { repae } from './registry.js';
 import { discObjective, sitObjective, UNSAFE_naiveEndToEndVaeObjective, vaeObjective, type ObjectiveContext } from './routing.js';
 import { sampleTime, type TimeWeighting } from '../models/sit/interpolant.js';
 import { posteriorSample, vaeEncode } from '../models/vae/index.js';
-import { tidy } from '../core/scope.js';
 
 /** Everything a REPA-E run carries from step to step (all explicit data). @category optimizers */
 export interface RepaeState {
@@ -101,24 +100,43 @@ export interface RepaeMetrics {
   readonly [name: string]: T<never>;
 }
 
+/** The trainable groups of REPA-E (the optimizer's parameter groups). @category optimizers */
+export type RepaeTrainable = Trainable<RepaeFamilies>;
+
+/** The parameters of some trainable groups `K` (all of them by default), as the optimizer sees them. @category optimizers */
+export type RepaeParams<K extends RepaeTrainable = RepaeTrainable> = { readonly [k in K]: Store<RepaeFamilies>[k] };
+
 /** The trainable groups of REPA-E and the optimizer label of each: `sit` and `proj` share one (joint clipping, official). @category optimizers */
-export const REPAE_LABELS = { sit: 'sitProj', proj: 'sitProj', vae: 'vae', disc: 'disc' } as const;
+export const REPAE_LABELS = { sit: 'sitProj', proj: 'sitProj', vae: 'vae', disc: 'disc' } as const satisfies { readonly [g in RepaeTrainable]: string };
 
 /** A label of {@link REPAE_LABELS}. @category optimizers */
 export type RepaeLabel = (typeof REPAE_LABELS)[keyof typeof REPAE_LABELS];
 
-/** One label's optimizer state: gradient mean over ranks (stateless), clipping (the last pre-clip norm), AdamW. @category optimizers */
-export type RepaeGroupOptState = readonly [null, ClipState, AdamLeafState[]];
+/** One label's optimizer state over its groups `K`: gradient mean over ranks (stateless), clipping (the last pre-clip norm), AdamW (per parameter). @category optimizers */
+export type RepaeLabelState<K extends RepaeTrainable> = readonly [null, ClipState, AdamState<RepaeParams<K>>];
 
-/** The state of {@link repaeOptimizer}. @category optimizers */
-export type RepaeOptState = PartitionState<RepaeLabel, { readonly [l in RepaeLabel]: RepaeGroupOptState }>;
+/** The state of {@link repaeOptimizer}: one {@link RepaeLabelState} per label. @category optimizers */
+export interface RepaeOptState {
+  readonly sitProj: RepaeLabelState<'sit' | 'proj'>;
+  readonly vae: RepaeLabelState<'vae'>;
+  readonly disc: RepaeLabelState<'disc'>;
+}
 
 /** Mean-reduces the gradients over the data-parallel ranks (DDP), or passes them through; a group with no gradient at all is not reduced. */
-function meanOverRanks(parallel: StepParallel | undefined): GradientTransformation<null> {
+function meanOverRanks<P>(parallel: StepParallel | undefined): GradientTransformation<P, null> {
   return {
     name: parallel === undefined ? 'local' : 'meanOverRanks',
     init: () => null,
-    update: (grads) => [parallel === undefined || grads.every((g) => g === null) ? [...grads] : parallel.reduceGradients(grads), null] as const,
+    update: (grads) => {
+      const list = gradLeaves(grads);
+      if (parallel === undefined || list.every((g) => g === null)) return [grads, null] as const;
+      const reduced = parallel.reduceGradients(list);
+      return [mapGrads(grads, (_, path, i) => {
+        const r = reduced[i];
+        if (r === undefined) throw new Error(`meanOverRanks: the reduction returned ${reduced.length} gradients for ${list.length} (missing '${path}')`);
+        return r;
+      }), null] as const;
+    },
   };
 }
 
@@ -128,32 +146,39 @@ function meanOverRanks(parallel: StepParallel | undefined): GradientTransformati
  * {@link REPAE_LABELS}, each label `chain(meanOverRanks, clipByGlobalNorm(maxGradNorm), adamw)`.
  * @category optimizers
  */
-export function repaeOptimizer(c: RepaeStepConfig): GradientTransformation<RepaeOptState> {
-  const group = (adam: AdamWConfig): GradientTransformation<RepaeGroupOptState> =>
-    chain(meanOverRanks(c.parallel), clipByGlobalNorm(c.maxGradNorm), adamw(adam));
-  return partition({ sitProj: group(c.adam.sit), vae: group(c.adam.vae), disc: group(c.adam.disc) }, REPAE_LABELS);
+export function repaeOptimizer(c: RepaeStepConfig): GradientTransformation<RepaeParams, RepaeOptState> {
+  const group = <K extends RepaeTrainable>(adam: AdamWConfig) =>
+    chain(meanOverRanks<RepaeParams<K>>(c.parallel), clipByGlobalNorm<RepaeParams<K>>(c.maxGradNorm), adamw<RepaeParams<K>>(adam));
+  return partition({ sitProj: group<'sit' | 'proj'>(c.adam.sit), vae: group<'vae'>(c.adam.vae), disc: group<'disc'>(c.adam.disc) }, REPAE_LABELS);
 }
 
 /** The trainable part of a store, as the optimizer sees it. */
-const trainable = (st: Store<RepaeFamilies>): Pick<Store<RepaeFamilies>, keyof typeof REPAE_LABELS> => ({ sit: st.sit, proj: st.proj, vae: st.vae, disc: st.disc });
+const trainable = (st: Store<RepaeFamilies>): RepaeParams => ({ sit: st.sit, proj: st.proj, vae: st.vae, disc: st.disc });
 
 /** Fresh optimizer state for a store. @category optimizers */
 export const initRepaeOpt = (c: RepaeStepConfig, store: Store<RepaeFamilies>): RepaeOptState => repaeOptimizer(c).init(trainable(store));
 
 /** The pre-clip gradient norm of a label at the last update. */
 function lastNorm(opt: RepaeOptState, l: RepaeLabel): T<never> {
-  const n = opt.inner[l][1].norm;
+  const n = opt[l][1].norm;
   if (n === null) throw new Error(`repaeStep: the '${l}' optimizer reported no gradient norm`);
   return n;
 }
 
 /**
- * One REPA-E iteration (spec §5.3), pure: returns the new state and the logged scalars; the old
- * state's tensors that the new one does not share are disposed, so the live tensor count stays flat.
- * In `ldm` mode only the SiT is trained (frozen VAE, latent BN in eval mode, no discriminator).
+ * One REPA-E iteration (spec §5.3), pure: returns the new state and the logged scalars. Memory is
+ * owned by {@link transition}: temporaries are disposed, and so are the old state's tensors that
+ * the new one does not share, so the live tensor count stays flat; the old state is consumed
+ * (reusing it throws `ConsumedStateError` naming this step). In `ldm` mode only the SiT is
+ * trained (frozen VAE, latent BN in eval mode, no discriminator).
  * @category optimizers
  */
 export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, key: Key, inject: RepaeInject = {}): readonly [RepaeState, RepaeMetrics] {
+  return transition('repaeStep', s, `step ${s.step} → ${s.step + 1}`, () => stepBody(c, s, batch, key, inject), [batch, inject]);
+}
+
+/** The body of {@link repaeStep}, in the official order; runs inside its memory scope. */
+function stepBody(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, key: Key, inject: RepaeInject): readonly [RepaeState, RepaeMetrics] {
   const [kPost, kT, kNoise, kDrop] = split(fold(key, s.step), 4) as [Key, Key, Key, Key];
   const ctx = c.objectives;
   const n = batch.x.shape[0] as number;
@@ -161,19 +186,16 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   const noise = inject.noise ?? normal(kNoise, [n, ctx.sit.inputSize, ctx.sit.inputSize, ctx.sit.inChannels]);
   const posterior = inject.posteriorEps === undefined ? { key: kPost } : { eps: inject.posteriorEps };
   const params = trainable(s.store);
-  const garbage: unknown[] = [];
   const vaeMetrics: Record<string, T<never>> = {}, discMetrics: Record<string, T<never>> = {};
-  let grads: { readonly vae: unknown; readonly disc: unknown } = { vae: mapTree(params.vae, () => null), disc: mapTree(params.disc, () => null) };
+  let grads: GradTree<RepaeParams<'vae' | 'disc'>> = { vae: mapTree(params.vae, () => null), disc: mapTree(params.disc, () => null) };
   let discState = s.discState;
   let z: T<never>;
   if (c.mode === 'ldm') {
     // Frozen VAE: the latent is sampled without a tape (official train_ldm_only: cached mean/std + ε).
     const cached = batch.cached;
-    z = tidy(() =>
-      (cached === undefined
-        ? posteriorSample(vaeEncode(s.store.vae, batch.x), posterior)
-        : add(cached.mean, mul(cached.std, 'eps' in posterior ? posterior.eps : normal(posterior.key, cached.mean.shape)))));
-    garbage.push(z);
+    z = cached === undefined
+      ? posteriorSample(vaeEncode(s.store.vae, batch.x), posterior)
+      : add(cached.mean, mul(cached.std, 'eps' in posterior ? posterior.eps : normal(posterior.key, cached.mean.shape)));
   } else {
     // 1–9. VAE gradient: L_REG + λ_v·L_REPA through the frozen eval-mode SiT (t, ε drawn here and shared).
     const objective = c.mode === 'naive-e2e' ? UNSAFE_naiveEndToEndVaeObjective : vaeObjective;
@@ -192,7 +214,6 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     discMetrics['d_loss'] = dLoss;
     discState = dAux.discState;
     grads = { vae: gVae.vae, disc: gDisc.disc };
-    garbage.push(gVae, vaeAux, gDisc);
   }
 
   // 11–13. SiT gradient on stopgrad(z) (aux left the tape: T<never>), same t and ε, BN in train mode.
@@ -202,16 +223,10 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
     bn: s.bn, bnMode: c.mode === 'ldm' ? 'eval' : 'train',
     ...(c.parallel === undefined ? {} : { bnSync: c.parallel.bnSync }),
   });
-  garbage.push(gSit, sitAux.output, sitAux.denoising);
 
   // One optimizer update over every trainable group (all three gradients are of the pre-step store).
-  const flatParams = constantLeaves(params).map((p, i) => {
-    if (p === null) throw new Error(`repaeStep: trainable parameter ${flatten(params)[i]?.path ?? i} is null`);
-    return p;
-  });
-  const [updates, opt1] = repaeOptimizer(c).update(constantLeaves({ ...grads, sit: gSit.sit, proj: gSit.proj }), s.opt, flatParams);
+  const [updates, opt1] = repaeOptimizer(c).update({ ...grads, sit: gSit.sit, proj: gSit.proj }, s.opt, params);
   const store: Store<RepaeFamilies> = { ...s.store, ...applyUpdates(params, updates) };
-  garbage.push(updates);
   const [norms, opt] = takeNorms(opt1);
 
   // 14. EMA of SiT parameters, projectors and BN buffers.
@@ -220,19 +235,15 @@ export function repaeStep(c: RepaeStepConfig, s: RepaeState, batch: RepaeBatch, 
   const metrics: Record<string, T<never>> = c.mode === 'ldm' ? {} : {
     vae_loss: vaeMetrics['vae_loss']!, grad_norm_vae: norms.vae, ...vaeMetrics, ...discMetrics, grad_norm_disc: norms.disc,
   };
-  if (c.mode === 'ldm') garbage.push(norms.vae, norms.disc);
   Object.assign(metrics, { sit_loss: sitLoss, grad_norm_sit: norms.sitProj, 'sit.proj_loss': sitAux.projLoss, 'sit.denoising_loss': mean(sitAux.denoising) });
-  if (inject.t === undefined) garbage.push(t);
-  if (inject.noise === undefined) garbage.push(noise);
-  releaseOld([s, garbage], [next, metrics, batch, inject]);
   return [next, metrics] as const;
 }
 
 /** Moves the pre-clip norms out of the optimizer state (they are logged, not carried). */
 function takeNorms(opt: RepaeOptState): readonly [{ readonly [l in RepaeLabel]: T<never> }, RepaeOptState] {
   const norms = { sitProj: lastNorm(opt, 'sitProj'), vae: lastNorm(opt, 'vae'), disc: lastNorm(opt, 'disc') };
-  const strip = (g: RepaeGroupOptState): RepaeGroupOptState => [g[0], { norm: null }, g[2]];
-  return [norms, { labels: opt.labels, inner: { sitProj: strip(opt.inner.sitProj), vae: strip(opt.inner.vae), disc: strip(opt.inner.disc) } }] as const;
+  const strip = <K extends RepaeTrainable>(g: RepaeLabelState<K>): RepaeLabelState<K> => [g[0], { norm: null }, g[2]];
+  return [norms, { sitProj: strip(opt.sitProj), vae: strip(opt.vae), disc: strip(opt.disc) }] as const;
 }
 
 /** Reads every metric to a number and disposes the tensors. @category optimizers */

@@ -1,20 +1,24 @@
-/** @file Renders the routing table in force for a run (from the typed table in src/repae/routing.ts). */
-import { repaeRoutes } from '../repae/routing.js';
+/** @file Renders the routing table in force for a run: the rows of src/repae/routing.ts, their coefficients from the run's config. */
+import { repaeRoutes, routeCoeff, stepObjectives, type RouteName } from '../repae/routing.js';
 import type { RunConfig } from '../train/config.js';
+import { runCoefficients, runStepMode } from '../train/run.js';
 
-/** The markdown routing table of a run: objective, coefficient in force, groups it may differentiate. @category io */
+/**
+ * The markdown routing table of a run: each row of `repaeRoutes` with the coefficient in force
+ * (`routeCoeff` under the run's coefficients, or — when the run's step mode does not run the row's
+ * objective) and the groups it may differentiate.
+ * @category io
+ */
 export function routingTableMarkdown(cfg: RunConfig): string {
-  const coeff: Record<keyof typeof repaeRoutes, string> = {
-    diffusion: '1',
-    repaSit: String(cfg.mode === 'vanilla' ? 0 : cfg.projCoeff),
-    repaVae: cfg.mode === 'repae-e' || cfg.mode === 'naive-e2e' ? String(cfg.vaeAlignProjCoeff) : '— (VAE frozen)',
-    regularizer: cfg.mode === 'repae-e' || cfg.mode === 'naive-e2e' ? `1 (L1 + ${cfg.perceptualWeight}·LPIPS + ${cfg.klWeight}·KL + ${cfg.discWeight}·GAN)` : '— (VAE frozen)',
-    discriminator: cfg.mode === 'repae-e' || cfg.mode === 'naive-e2e' ? '1' : '—',
-  };
-  const rows = (Object.keys(repaeRoutes) as (keyof typeof repaeRoutes)[]).map((k) => {
+  const mode = runStepMode(cfg), coeffs = runCoefficients(cfg);
+  const runs: readonly string[] = stepObjectives[mode];
+  const rows = (Object.keys(repaeRoutes) as RouteName[]).map((k) => {
     const r = repaeRoutes[k];
-    const groups = k === 'diffusion' && cfg.mode === 'naive-e2e' ? "`sit`, **`vae` (UNSAFE escape hatch)**" : r.mayDifferentiate.split('|').map((g) => `\`${g}\``).join(', ');
-    return `| ${r.description} | ${coeff[k]} | ${groups} |`;
+    const off = r.objective === 'vae' ? '— (VAE frozen)' : '—';
+    const c = String(routeCoeff(k, coeffs));
+    const coeff = !runs.includes(r.objective) ? off : k === 'regularizer' ? `${c} (L1 + ${cfg.perceptualWeight}·LPIPS + ${cfg.klWeight}·KL + ${cfg.discWeight}·GAN)` : c;
+    const groups = k === 'diffusion' && mode === 'naive-e2e' ? "`sit`, **`vae` (UNSAFE escape hatch)**" : r.mayDifferentiate.split('|').map((g) => `\`${g}\``).join(', ');
+    return `| ${r.description} | ${coeff} | ${groups} |`;
   });
   return ['| objective | coefficient in force | may differentiate |', '|---|---|---|', ...rows].join('\n');
 }

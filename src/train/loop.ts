@@ -41,7 +41,7 @@ export class TrainingInterruptedError extends Error {
   }
 }
 
-/** The config a run was saved with: its newest complete checkpoint's `state.json` config, else `config.json`. @category optimizers */
+/** The config a run was saved with: its newest complete checkpoint's `state.json` config, else `config.json`. @category io */
 export function savedRunConfig(runDir: string): { readonly config: Readonly<Record<string, unknown>>; readonly source: string; readonly step: number } | undefined {
   const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   const { latest } = latestCheckpoint(runDir);
@@ -62,7 +62,7 @@ export function savedRunConfig(runDir: string): { readonly config: Readonly<Reco
  * are refused with {@link ConfigMismatchError} listing each differing flag, unless
  * `allowConfigChange`; cadence fields (`CADENCE_FIELDS`) may always change. Returns the changes
  * (empty when identical or when there is nothing saved).
- * @category optimizers
+ * @category io
  */
 export function checkResumeConfig(runDir: string, cfg: RunConfig, allowConfigChange = false): ConfigChange[] {
   const saved = savedRunConfig(runDir);
@@ -80,7 +80,7 @@ export function checkResumeConfig(runDir: string, cfg: RunConfig, allowConfigCha
 /**
  * Cuts `<runDir>/metrics.jsonl` back to the lines with `step ≤ step` (and drops a torn last line),
  * atomically, so a resumed run does not log the same steps twice. Returns the lines dropped.
- * @category optimizers
+ * @category io
  */
 export function cutMetrics(runDir: string, step: number): number {
   const file = join(runDir, 'metrics.jsonl');

@@ -11,10 +11,10 @@ import type { T } from '../core/tensor.js';
 import { defineRegistry } from '../core/grad.js';
 import type { Registry } from '../core/groups.js';
 import { softmaxCrossEntropy } from '../losses/classification.js';
-import { adamw, stepGroup } from '../optim/optim.js';
+import { adamw, updateParams } from '../optim/optim.js';
 import { argMax, cast, concat, div, equal, full, intTensor, mean, moments, read, readScalar, sub, tensor as mkTensor } from '../core/ops/index.js';
 import { dispose } from '../core/scope.js';
-import { flatten, isTensor, unflatten } from '../core/tree.js';
+import { flatten, isTensor, leafTree, unflatten } from '../core/tree.js';
 import { epochOrder, type Dataset } from '../data/dataset.js';
 import { DataError } from '../data/image.js';
 import { openImageFolder, openTarImageFolder } from '../data/image-folder.js';
@@ -40,7 +40,8 @@ import { posteriorSample, vaeEncode } from '../models/vae/index.js';
 import { emaInit } from '../optim/ema.js';
 import { ConfigError, type RunConfig } from './config.js';
 import type { EncoderWeights, RepaeFamilies } from '../repae/registry.js';
-import { initRepaeOpt, type RepaeState, type RepaeStepConfig } from '../repae/step.js';
+import type { Coefficients } from '../repae/routing.js';
+import { initRepaeOpt, REPAE_LABELS, type StepMode, type RepaeParams, type RepaeState, type RepaeStepConfig, type RepaeTrainable } from '../repae/step.js';
 
 /** A frozen representation encoder as the loop uses it. @category models */
 export interface RunEncoder {
@@ -106,6 +107,13 @@ export function preflightRun(cfg: RunConfig, ds: Dataset): void {
   }
 }
 
+/** The step mode of a run: `vanilla` trains like `ldm` (frozen VAE), with the REPA coefficients at 0 ({@link runCoefficients}). @category optimizers */
+export const runStepMode = (cfg: RunConfig): StepMode => (cfg.mode === 'repae-e' ? 'repae-e' : cfg.mode === 'naive-e2e' ? 'naive-e2e' : 'ldm');
+
+/** The routing-table coefficients of a run from its flags (`--proj-coeff`, `--vae-align-proj-coeff`; both 0 in `vanilla` mode). @category losses */
+export const runCoefficients = (cfg: RunConfig): Coefficients =>
+  cfg.mode === 'vanilla' ? { projCoeff: 0, vaeAlignProjCoeff: 0 } : { projCoeff: cfg.projCoeff, vaeAlignProjCoeff: cfg.vaeAlignProjCoeff };
+
 /** Derives the model configs and the step config from a run config. @category models */
 export function setupRun(cfg: RunConfig, encoderDim: number): RunSetup {
   const vae = vaeConfig({ embedDim: cfg.vaeEmbedDim, ch: cfg.vaeCh, chMult: cfg.vaeChMult, resolution: cfg.resolution, attnResolutions: [] });
@@ -117,15 +125,14 @@ export function setupRun(cfg: RunConfig, encoderDim: number): RunSetup {
   });
   const loss: VaeLossConfig = { ...L1_LPIPS_KL_GAN, klWeight: cfg.klWeight, perceptualWeight: cfg.perceptualWeight, discriminatorWeight: cfg.discWeight, discriminatorStart: cfg.discriminatorStart };
   const adam = (lr: number) => ({ lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEpsilon, weightDecay: cfg.adamWeightDecay });
-  let step: RepaeStepConfig = {
-    objectives: { sit, loss, coeffs: { projCoeff: cfg.projCoeff, vaeAlignProjCoeff: cfg.vaeAlignProjCoeff }, path: cfg.pathType },
+  const step: RepaeStepConfig = {
+    objectives: { sit, loss, coeffs: runCoefficients(cfg), path: cfg.pathType },
     adam: { sit: adam(cfg.learningRate), vae: adam(cfg.vaeLearningRate), disc: adam(cfg.discLearningRate) },
     maxGradNorm: cfg.maxGradNorm,
     emaDecay: cfg.emaDecay,
-    mode: cfg.mode === 'repae-e' ? 'repae-e' : cfg.mode === 'naive-e2e' ? 'naive-e2e' : 'ldm',
+    mode: runStepMode(cfg),
     weighting: cfg.weighting,
   };
-  if (cfg.mode === 'vanilla') step = { ...step, objectives: { ...step.objectives, coeffs: { projCoeff: 0, vaeAlignProjCoeff: 0 } } };
   const [dataKey, stepKey] = split(mkKey(cfg.seed), 2) as [Key, Key];
   return { cfg, sit, vae, disc: { inputNc: 3, ndf: cfg.discNdf, nLayers: cfg.discLayers }, loss, step, dataKey, stepKey };
 }
@@ -182,13 +189,13 @@ const tinyEncoderLoss = tinyEncoder.loss('ce', 'enc', (v, b: { readonly x: T<nev
  */
 export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: number, log: (s: string) => void): Promise<TinyCnnParams<never>> {
   let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: [32, 64, 64, 96], numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
-  const opt = adamw({ lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
-  let state: unknown = opt.init(p);
+  const opt = adamw<TinyCnnParams<never>>({ lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
+  let state = opt.init(p);
   const grad = tinyEncoder.valueAndGrad(tinyEncoderLoss, 'enc');
   for (let s = 0; s < steps; s++) {
     const b = batchAt(ds, { ...setup, dataKey: fold(setup.dataKey, 17) }, s);
     const [loss, g] = grad({ enc: p }, { x: b.x, y: b.y });
-    const [enc, next] = stepGroup<TinyEncoderFamilies, 'enc'>(opt, p, g.enc, state);
+    const [enc, next] = updateParams(opt, p, g.enc, state);
     if (s % 50 === 0 || s === steps - 1) {
       const accT = tidy(() => mean(cast(equal(argMax(tinyCnnLogits(p, b.x), -1), b.y), 'float32')));
       const acc = await readScalar(accT);
@@ -333,6 +340,79 @@ export function decodeState(j: Json | undefined, file: SafeFile, source: string)
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, decodeState(v, file, source)]));
 }
 
+/**
+ * {@link decodeState} checked against `like`, a fresh state of the expected type (e.g.
+ * `opt.init(params)`, which holds no tensors yet): the saved tree must have the same records (same
+ * keys), arrays (same lengths) and scalar types; a tensor of `like` must be saved with its shape; a
+ * `null` of `like` (a moment created lazily) may be saved as `null` or as a tensor. Each mismatch is
+ * a {@link CheckpointError} naming the path and `source`.
+ * @category io
+ */
+export function decodeStateLike<S>(like: S, j: Json | undefined, file: SafeFile, source: string): S {
+  const isRef = (x: Json | undefined): x is { readonly $tensor: string } => typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as { readonly [k: string]: Json })['$tensor'] === 'string';
+  const fail = (path: string, what: string): never => {
+    throw new CheckpointError(`${source}: optimizer state at '${path === '' ? '(root)' : path}': ${what}`);
+  };
+  const at = (path: string, k: string | number): string => (path === '' ? String(k) : `${path}.${k}`);
+  const go = (l: unknown, x: Json | undefined, path: string): unknown => {
+    if (x === undefined) return fail(path, 'missing');
+    if (isTensor(l) || (l === null && isRef(x))) {
+      if (!isRef(x)) return fail(path, `expected a tensor, found ${JSON.stringify(x).slice(0, 40)}`);
+      const t = decodeState(x, file, source);
+      if (isTensor(l) && isTensor(t) && t.shape.join() !== l.shape.join()) {
+        dispose(t);
+        return fail(path, `shape [${isTensor(t) ? t.shape : ''}], expected [${l.shape}]`);
+      }
+      return t;
+    }
+    if (l === null || typeof l === 'number' || typeof l === 'string' || typeof l === 'boolean') {
+      if (x === null ? l !== null : typeof x !== typeof l) return fail(path, `expected ${l === null ? 'null' : typeof l}, found ${JSON.stringify(x).slice(0, 40)}`);
+      return x;
+    }
+    if (Array.isArray(l)) {
+      if (!Array.isArray(x) || x.length !== l.length) return fail(path, `expected an array of ${l.length}, found ${Array.isArray(x) ? `one of ${x.length}` : JSON.stringify(x).slice(0, 40)}`);
+      return l.map((c: unknown, i) => go(c, x[i], at(path, i)));
+    }
+    if (typeof l === 'object') {
+      if (x === null || typeof x !== 'object' || Array.isArray(x) || isRef(x)) return fail(path, `expected a record, found ${JSON.stringify(x).slice(0, 40)}`);
+      const o = x as { readonly [k: string]: Json };
+      const extra = Object.keys(o).filter((k) => !(k in l));
+      if (extra.length > 0) return fail(path, `unexpected key(s) ${extra.join(', ')}`);
+      return Object.fromEntries(Object.entries(l).map(([k, c]) => [k, go(c, o[k], at(path, k))]));
+    }
+    return fail(path, `unsupported ${typeof l} in the expected state`);
+  };
+  return go(like, j, '') as S;
+}
+
+/** The checkpoint format this version writes; {@link loadRunCheckpoint} also reads {@link RUN_FORMAT_V2}. @category io */
+export const RUN_FORMAT = 'repae-run-3';
+/** The previous format: the same sections, but each optimizer label's AdamW state a list in flatten order (`inner.<label>.2.<i>`) beside the leaf labels. @category io */
+export const RUN_FORMAT_V2 = 'repae-run-2';
+
+/**
+ * The optimizer state of a {@link RUN_FORMAT_V2} checkpoint (`{labels, inner: {label: [null, clip, AdamLeafState[]]}}`)
+ * in the {@link RUN_FORMAT} layout (`{label: [null, clip, AdamW state by parameter path]}`); the tensors
+ * keep their saved names.
+ */
+function optStateFromV2(j: Json | undefined, params: RepaeParams, source: string): Json {
+  const obj = (x: Json | undefined): x is { readonly [k: string]: Json } => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!obj(j) || !obj(j['inner'])) throw new CheckpointError(`${source}: a ${RUN_FORMAT_V2} optimizer state needs 'inner'`);
+  const inner = j['inner'];
+  const out: Record<string, Json> = {};
+  for (const l of new Set(Object.values(REPAE_LABELS))) {
+    const groups = (Object.keys(REPAE_LABELS) as RepaeTrainable[]).filter((g) => REPAE_LABELS[g] === l);
+    const sub: Partial<Record<RepaeTrainable, unknown>> = Object.fromEntries(groups.map((g) => [g, params[g]]));
+    const old = inner[l];
+    if (!Array.isArray(old) || old.length !== 3 || !Array.isArray(old[2])) throw new CheckpointError(`${source}: ${RUN_FORMAT_V2} optimizer state 'inner.${l}' is not [mean, clip, adam[]]`);
+    const adam: readonly Json[] = old[2];
+    const n = flatten(sub).length;
+    if (adam.length !== n) throw new CheckpointError(`${source}: ${RUN_FORMAT_V2} optimizer state 'inner.${l}' has AdamW state for ${adam.length} parameters, the model's ${groups.join(' + ')} have ${n}`);
+    out[l] = [old[0] ?? null, old[1] ?? null, leafTree(sub, adam) as Json];
+  }
+  return out;
+}
+
 /** Writes a complete, atomic checkpoint of the run (official names for sit/ema/vae/disc). @category io */
 export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: RunSetup, enc: RunEncoder, extra: JsonObject = {}): Promise<string> {
   const opt = new Map<string, SafeWriteEntry>();
@@ -349,7 +429,7 @@ export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: Ru
     await treeEntries(enc.weights, '', e);
     sections['enc'] = e;
   }
-  const info = saveCheckpoint(runDir, s.step, sections as CheckpointSections, { format: 'repae-run-2', config: setup.cfg as unknown as JsonObject, optState, encoder: enc.origin, ...extra }, { keepLast: setup.cfg.keepCheckpoints });
+  const info = saveCheckpoint(runDir, s.step, sections as CheckpointSections, { format: RUN_FORMAT, config: setup.cfg as unknown as JsonObject, optState, encoder: enc.origin, ...extra }, { keepLast: setup.cfg.keepCheckpoints });
   return info.path;
 }
 
@@ -373,9 +453,12 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
   const store = { sit: w.sit, proj: w.proj, vae, disc: disc.params, lpips, enc: enc.weights };
   if (ck.state['optState'] === undefined)
     throw new CheckpointError(`checkpoint ${latest.path} (format ${String(ck.state['format'])}) has no 'optState': it was written by an older repae with per-group optimizer state; start a new run (or --force)`);
-  const opt = decodeState(ck.state['optState'], sec('opt'), `${latest.path}/opt.safetensors`) as RepaeState['opt'];
-  const n = flatten({ sit: store.sit, proj: store.proj, vae: store.vae, disc: store.disc }).length;
-  if (opt.labels?.length !== n) throw new CheckpointError(`checkpoint ${latest.path}: optimizer state labels ${String(opt.labels?.length)} parameters, the model has ${n}`);
+  const source = `${latest.path}/opt.safetensors`;
+  const params = { sit: store.sit, proj: store.proj, vae: store.vae, disc: store.disc };
+  const format = ck.state['format'];
+  if (format !== RUN_FORMAT && format !== RUN_FORMAT_V2) throw new CheckpointError(`checkpoint ${latest.path} has format ${JSON.stringify(format)}; this repae reads ${RUN_FORMAT} and ${RUN_FORMAT_V2}`);
+  const saved = format === RUN_FORMAT_V2 ? optStateFromV2(ck.state['optState'], params, source) : ck.state['optState'];
+  const opt = decodeStateLike(initRepaeOpt(setup.step, store), saved, sec('opt'), source);
   return { state: { store, opt, bn: w.bn, discState: disc.state, ema, step: ck.step }, json: ck.state };
 }
 

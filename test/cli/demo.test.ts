@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { runDemo } from '../../src/cli/cmd-demo.js';
+import { useBestBackend } from '../../src/backends/index.js';
 import { numTensors } from '../../src/core/scope.js';
 
 it('runDemo: REPA-E phase, then the frozen-VAE phase, then a judged report; no tensor left behind', async () => {
   const out = mkdtempSync(join(tmpdir(), 'repae-demo-'));
   try {
+    await useBestBackend(); // the demo's own choice ('auto'), made before counting tensors
     const lines: string[] = [];
     const before = numTensors();
     const path = await runDemo(out, { e2eSteps: 2, ldmSteps: 2 }, (s) => lines.push(s), { encoderSteps: 3, judge: { steps: 3, batchSize: 8, testSize: 20 } });

@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
 import { releaseOld } from '../../src/core/scope.js';
-import { latestCheckpoint } from '../../src/io/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type Json } from '../../src/io/checkpoint.js';
+import type { SafeWriteEntry } from '../../src/io/safetensors.js';
 import { buildEncoder, initRunState, openDataset, setupRun } from '../../src/train/run.js';
 import { decodeRunConfig, type RunConfig } from '../../src/train/config.js';
 import { trainLoop } from '../../src/train/loop.js';
@@ -45,6 +46,70 @@ it('a resumed run reproduces the uninterrupted one (same losses, same backend)',
   await train(tiny(b));
   expect(losses(b)).toEqual(losses(a));
 });
+
+/**
+ * Rewrites a run's step-`step` checkpoint in the previous layout (repae-run-2: per label a list of
+ * AdamW leaf states in flatten order, tensors `inner.<label>.2.<i>.{m,v}`, plus the leaf labels),
+ * written here independently of the reader's migration.
+ */
+function rewriteAsRun2(runDir: string, step: number): void {
+  const ck = loadCheckpoint(join(runDir, 'checkpoints', String(step).padStart(7, '0')));
+  type J = Json;
+  const obj = (x: J | undefined): x is { readonly [k: string]: J } => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const opt = ck.state['optState'];
+  if (!obj(opt)) throw new Error('no optState');
+  const oldEntries = ck.sections['opt']!.entries;
+  const entries = new Map<string, SafeWriteEntry>();
+  const isLeafState = (x: J): boolean => obj(x) && typeof x['step'] === 'number' && 'm' in x && 'v' in x;
+  const leafStates = (x: J, out: J[] = []): J[] => {
+    if (isLeafState(x)) out.push(x);
+    else if (Array.isArray(x)) for (const c of x) leafStates(c, out);
+    else if (obj(x)) for (const k of Object.keys(x).sort()) leafStates(x[k]!, out);
+    return out;
+  };
+  const inner: Record<string, J> = {};
+  const labels: string[] = [];
+  const groupLabel: Record<string, string> = { disc: 'disc', proj: 'sitProj', sit: 'sitProj', vae: 'vae' };
+  for (const [l, st] of Object.entries(opt)) {
+    if (!Array.isArray(st)) throw new Error(`optState.${l} is not a chain state`);
+    const tree = st[2] as J;
+    const list = leafStates(tree).map((ls, i) => {
+      const o = ls as { readonly [k: string]: J };
+      const move = (k: 'm' | 'v'): J => {
+        const ref = o[k];
+        if (!obj(ref)) return null;
+        const e = oldEntries.get(ref['$tensor'] as string)!;
+        entries.set(`inner.${l}.2.${i}.${k}`, { dtype: e.dtype, shape: e.shape, data: e.data });
+        return { $tensor: `inner.${l}.2.${i}.${k}` };
+      };
+      return { step: o['step']!, m: move('m'), v: move('v') };
+    });
+    inner[l] = [st[0]!, st[1]!, list];
+  }
+  // The leaf labels in flatten order of {disc, proj, sit, vae}: count each group's leaves in its label's tree.
+  for (const g of Object.keys(groupLabel).sort()) {
+    const tree = (opt[groupLabel[g]!] as J[])[2] as { readonly [k: string]: J };
+    for (let i = 0; i < leafStates(tree[g]!).length; i++) labels.push(groupLabel[g]!);
+  }
+  const sections: Record<string, Map<string, SafeWriteEntry>> = {};
+  for (const [name, f] of Object.entries(ck.sections)) sections[name] = name === 'opt' ? entries : new Map([...f.entries].map(([k, e]) => [k, { dtype: e.dtype, shape: e.shape, data: e.data }]));
+  saveCheckpoint(runDir, step, sections, { ...ck.state, format: 'repae-run-2', optState: { labels, inner } });
+}
+
+it('a checkpoint in the previous format (repae-run-2, AdamW state as lists) resumes to the same losses', async () => {
+  const a = mkdtempSync(join(tmpdir(), 'repae-v2a-')), b = mkdtempSync(join(tmpdir(), 'repae-v2b-'));
+  await train(tiny(a));
+  await train(tiny(b), 3);
+  const before = readFileSync(join(b, 'run', 'checkpoints', '0000003', 'state.json'), 'utf8');
+  expect(JSON.parse(before).state.format).toBe('repae-run-3');
+  rewriteAsRun2(join(b, 'run'), 3);
+  const v2 = JSON.parse(readFileSync(join(b, 'run', 'checkpoints', '0000003', 'state.json'), 'utf8')).state;
+  expect(v2.format).toBe('repae-run-2');
+  expect(v2.optState.labels.length).toBeGreaterThan(100);
+  await train(tiny(b));
+  expect(losses(b)).toEqual(losses(a));
+  expect(JSON.parse(readFileSync(join(b, 'run', 'checkpoints', '0000006', 'state.json'), 'utf8')).state.format).toBe('repae-run-3');
+}, 300_000);
 
 it('SIGKILL during a checkpoint write: the run resumes from the last complete checkpoint and matches', async () => {
   const a = mkdtempSync(join(tmpdir(), 'repae-k-')), b = mkdtempSync(join(tmpdir(), 'repae-l-'));

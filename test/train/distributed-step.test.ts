@@ -1,7 +1,7 @@
 /**
  * The data-parallel step hooks in one process (world size 1 through the single-process collective,
  * no addon needed): the step with gradient reduction, SyncBatchNorm and the injected global-index
- * randomness equals the plain step, and leaves tf.memory().numTensors flat.
+ * randomness equals the plain step, and leaves tf.memory().numTensors flat; a consumed state, reused, is refused by name.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/index.js';
 import { singleProcessCollective } from '../../src/collective/index.js';
-import { releaseOld } from '../../src/core/scope.js';
+import { ConsumedStateError, releaseOld } from '../../src/core/scope.js';
 import { batchAt, buildEncoder, initRunState, openDataset, setupRun } from '../../src/train/run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../../src/repae/step.js';
 import { decodeRunConfig } from '../../src/train/config.js';
@@ -55,5 +55,13 @@ it('parallel hooks at world size 1 reproduce the plain step and leak no tensors'
   // The injected randomness is the step's own draw: rows of the global batch.
   const g = globalBatchNoise(setup, 0, 0, 4), h = globalBatchNoise(setup, 0, 2, 4);
   expect(Array.from(await h.noise!.data())).toEqual(Array.from(await g.noise!.data()).slice((await g.noise!.data()).length / 2));
-  releaseOld([plain, par1, g, h, enc.weights], null);
+  // A consumed state, passed again, fails naming the step that consumed it (not tfjs's "Tensor is disposed").
+  const s0 = await initRunState(setup, data, enc, () => {});
+  const b0 = batchAt(data, setup, 0);
+  const batch = { x: b0.x, y: b0.y, zs: [enc.features(b0.pixels, b0.x)] };
+  const [s1, m1] = repaeStep(setup.step, s0, batch, setup.stepKey);
+  await readMetrics(m1);
+  expect(() => repaeStep(setup.step, s0, batch, setup.stepKey)).toThrow(ConsumedStateError);
+  expect(() => repaeStep(setup.step, s0, batch, setup.stepKey)).toThrow(/repaeStep: the state passed in was consumed by repaeStep \(step 0 → 1\).*Use the state that repaeStep returned/);
+  releaseOld([plain, par1, g, h, s1, b0, batch, enc.weights], null);
 }, 300_000);

@@ -4,7 +4,7 @@ import { useBackend } from '../../src/backends/index.js';
 import { read, scalar, tensor } from '../../src/core/ops/index.js';
 import { dispose, numTensors } from '../../src/core/scope.js';
 import { readSafetensors, writeSafetensors, type SafeWriteEntry } from '../../src/io/safetensors.js';
-import { decodeState, encodeState } from '../../src/train/run.js';
+import { decodeState, decodeStateLike, encodeState } from '../../src/train/run.js';
 import { CheckpointError } from '../../src/io/checkpoint.js';
 
 beforeAll(async () => {
@@ -38,4 +38,29 @@ it('names a missing tensor and refuses non-float32 state', async () => {
   const i = tensor(new Int32Array([1]), [1], 'int32');
   await expect(encodeState({ k: i }, '', new Map())).rejects.toThrow(CheckpointError);
   dispose(i);
+});
+
+it('decodeStateLike checks the saved tree against a fresh state: keys, array lengths, scalars, tensor shapes; a lazy null may come back as a tensor', async () => {
+  const before = numTensors();
+  const m = tensor(new Float32Array([1, 2]), [2]);
+  const saved = { a: [null, { norm: null }, { w: { step: 2, m, v: null } }] };
+  const entries = new Map<string, SafeWriteEntry>();
+  const skeleton = JSON.parse(JSON.stringify(await encodeState(saved, '', entries)));
+  const file = readSafetensors(writeSafetensors(entries));
+  const like = { a: [null, { norm: null }, { w: { step: 0, m: null, v: null } }] } as const;
+  const back = decodeStateLike(like, skeleton, file, 'ck/opt.safetensors');
+  const leaf = back.a[2].w as unknown as { step: number; m: typeof m | null; v: null };
+  expect(leaf.step).toBe(2);
+  expect([...(await read(leaf.m!))]).toEqual([1, 2]);
+  expect(leaf.v).toBeNull();
+  dispose([m, leaf.m]);
+  const bad = (j: unknown, re: RegExp): void => expect(() => decodeStateLike(like, j as never, file, 'ck/opt.safetensors')).toThrow(re);
+  bad({ a: [null, { norm: null }] }, /ck\/opt\.safetensors: optimizer state at 'a': expected an array of 3, found one of 2/);
+  bad({ a: [null, { norm: null }, {}] }, /at 'a\.2\.w': missing/);
+  bad({ a: [null, { norm: null }, { w: { step: '2', m: null, v: null } }] }, /at 'a\.2\.w\.step': expected number/);
+  bad({ a: [null, { norm: null, extra: 1 }, { w: { step: 2, m: null, v: null } }] }, /at 'a\.1': unexpected key\(s\) extra/);
+  const sized = { t: tensor(new Float32Array([0, 0, 0]), [3]) };
+  expect(() => decodeStateLike(sized, { t: { $tensor: 'a.2.w.m' } }, file, 'ck/opt.safetensors')).toThrow(/at 't': shape \[2\], expected \[3\]/);
+  dispose(sized);
+  expect(numTensors()).toBe(before);
 });

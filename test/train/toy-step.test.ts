@@ -4,22 +4,22 @@ import { toTensor } from '../../src/core/tensor.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { releaseOld, rng, type Store } from '../../src/core/index.js';
-import { adamw, initOptimizers, sgd, stepGroup, type OptState, type Optimizers } from '../../src/optim/optim.js';
+import { adamw, partition, sgd, updateParams, type StateOf } from '../../src/optim/optim.js';
 import { alignToy, diffusionToy, regToy, toy, type Toy, type ToyBatch } from '../helpers/toy.js';
 import { describeEachBackend } from '../helpers/backends.js';
 
 const vaeObjective = toy.sum([regToy, 1], [toy.freeze(alignToy, 'sit'), 1.5]);
-const opts: Optimizers<Toy> = { sit: adamw({ lr: 1e-2 }), vae: sgd(1e-2) };
+/** The trainable groups, one partition: AdamW for sit, SGD for vae. */
+const opt = partition({ sit: adamw<Pick<Store<Toy>, 'sit'>>({ lr: 1e-2 }), vae: sgd<Pick<Store<Toy>, 'vae'>>(1e-2) }, { sit: 'sit', vae: 'vae' });
 
-interface State { readonly store: Store<Toy>; readonly opt: OptState<Toy>; readonly step: number }
+interface State { readonly store: Store<Toy>; readonly opt: StateOf<typeof opt>; readonly step: number }
 
 /** One step: VAE objective and SiT objective both differentiated at the pre-step store. */
 function step(s: State, b: ToyBatch): readonly [State, { readonly vae: tf.Tensor; readonly sit: tf.Tensor }] {
   const [lv, gv, auxV] = toy.valueAndGrad(vaeObjective, 'vae')(s.store, b);
   const [ls, gs] = toy.valueAndGrad(diffusionToy, 'sit')(s.store, b);
-  const [vae, optVae] = stepGroup<Toy, 'vae'>(opts.vae, s.store.vae, gv.vae, s.opt.vae);
-  const [sit, optSit] = stepGroup<Toy, 'sit'>(opts.sit, s.store.sit, gs.sit, s.opt.sit);
-  const next: State = { store: { ...s.store, vae, sit }, opt: { vae: optVae, sit: optSit }, step: s.step + 1 };
+  const [trained, o] = updateParams(opt, { vae: s.store.vae, sit: s.store.sit }, { vae: gv.vae, sit: gs.sit }, s.opt);
+  const next: State = { store: { ...s.store, ...trained }, opt: o, step: s.step + 1 };
   releaseOld([s, gv, gs, auxV], next);
   return [next, { vae: toTensor(lv), sit: toTensor(ls) }] as const;
 }
@@ -27,7 +27,7 @@ function step(s: State, b: ToyBatch): readonly [State, { readonly vae: tf.Tensor
 function init(seed: number): State {
   const [a, b2, c, d] = rng.split(rng.key(seed), 4) as [rng.Key, rng.Key, rng.Key, rng.Key];
   const store: Store<Toy> = { vae: { w: rng.normal(a, [3, 3]) }, sit: { w: rng.normal(b2, [3, 3]), b: rng.normal(c, [3]) }, enc: { w: rng.normal(d, [3, 3]) } };
-  return { store, opt: initOptimizers(opts, store), step: 0 };
+  return { store, opt: opt.init({ vae: store.vae, sit: store.sit }), step: 0 };
 }
 
 describeEachBackend('toy training step', () => {

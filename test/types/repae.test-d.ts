@@ -2,7 +2,8 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type { Constants, Loss, T, Trainable } from '../../src/core/index.js';
 import type { RepaeFamilies } from '../../src/repae/registry.js';
 import { discObjective, repaeRoutes, sitObjective, UNSAFE_naiveEndToEndVaeObjective, vaeObjective, type DiscBatch, type SitBatch, type VaeBatch } from '../../src/repae/routing.js';
-import type { Optimizers } from '../../src/optim/optim.js';
+import type { GradientTransformation } from '../../src/optim/optim.js';
+import type { REPAE_LABELS, repaeOptimizer, RepaeOptState, RepaeParams } from '../../src/repae/step.js';
 
 describe('REPA-E routing types', () => {
   it('the routing table as types', () => {
@@ -25,7 +26,10 @@ describe('REPA-E routing types', () => {
     expectTypeOf<Constants<VaeAux>['z']>().toEqualTypeOf<T<never>>();
     expectTypeOf<VaeAux['z']>().toEqualTypeOf<T<'vae'>>();
   });
-  it('the optimizer table must cover every trainable group', () => {
-    expectTypeOf<keyof Optimizers<RepaeFamilies>>().toEqualTypeOf<'sit' | 'proj' | 'vae' | 'disc'>();
+  it('the optimizer is one partition over every trainable group, with typed state', () => {
+    expectTypeOf<keyof typeof REPAE_LABELS>().toEqualTypeOf<'sit' | 'proj' | 'vae' | 'disc'>();
+    expectTypeOf<keyof RepaeParams>().toEqualTypeOf<Trainable<RepaeFamilies>>();
+    expectTypeOf<ReturnType<typeof repaeOptimizer>>().toEqualTypeOf<GradientTransformation<RepaeParams, RepaeOptState>>();
+    expectTypeOf<RepaeOptState['sitProj'][2]['proj']>().not.toBeUnknown();
   });
 });
