@@ -133,6 +133,8 @@ export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASE
     '## How recognisable are they?', '', ...(ev.judged === undefined ? ['(no judge)'] : judgeSection(ev.judged, judge.origin)), '',
     '## Reconstructions (top: input, bottom: VAE) and latent PCA', '', '![reconstructions](reconstructions.png)', '', '![latent PCA](latent-pca.png)', '',
     '## Numbers', '', '| metric | value |', '|---|---|',
+    `| wall time (whole job: encoder, training, judge, evaluation) | ${totalSeconds.toFixed(0)} s (training ${trainSeconds.toFixed(0)} s, judge ${judgeSeconds.toFixed(0)} s) |`,
+    `| peak memory (resident set of the process) | ${peakMb.toFixed(0)} MB |`,
     `| latent spatial variance (BN-normalised posterior means) | ${ev.spatialVariance.toFixed(4)} |`,
     `| latent total variation | ${ev.totalVariation.toFixed(4)} |`,
     `| reconstruction PSNR / SSIM | ${ev.psnr.toFixed(2)} dB / ${ev.ssim.toFixed(3)} |`,
@@ -144,7 +146,7 @@ export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASE
   ].join('\n');
   const path = join(runDir, 'report.md');
   writeFileSync(path, report);
-  releaseOld([s, enc.weights], null);
+  releaseOld([s, enc.weights, judge.params], null);
   log(`report: ${path}`);
   return path;
 }
