@@ -6,6 +6,7 @@
  * "Kernel 'X' not registered for backend 'torch'" (no silent fallback).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_KERNELS } from '../../core/ops/fused.js';
 import type { TorchArg, TorchHandle } from './native.js';
 
 /** What a kernel entry sees: its inputs as native handles, its attrs, and an ATen caller. @category backends */
@@ -672,14 +673,14 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   ResizeNearestNeighbor: resizeNearest,
   ResizeNearestNeighborGrad: resizeNearestGrad,
   // ---- repae fused ops (src/core/ops/fused.ts): one ATen call per direction
-  RepaeGroupNorm: groupNormFwd,
-  RepaeGroupNormGrad: groupNormGrad,
-  RepaeLayerNorm: layerNormFwd,
-  RepaeLayerNormGrad: layerNormGrad,
-  RepaeSilu: unary('silu'),
-  RepaeSiluGrad: (c) => c.call('silu_backward', c.x('dy'), c.x('x')),
-  RepaeGeluTanh: (c) => c.call('gelu', c.x('x'), 'tanh'),
-  RepaeGeluTanhGrad: (c) => c.call('gelu_backward', c.x('dy'), c.x('x'), 'tanh'),
+  [FUSED_KERNELS.groupNorm]: groupNormFwd,
+  [FUSED_KERNELS.groupNormGrad]: groupNormGrad,
+  [FUSED_KERNELS.layerNorm]: layerNormFwd,
+  [FUSED_KERNELS.layerNormGrad]: layerNormGrad,
+  [FUSED_KERNELS.silu]: unary('silu'),
+  [FUSED_KERNELS.siluGrad]: (c) => c.call('silu_backward', c.x('dy'), c.x('x')),
+  [FUSED_KERNELS.geluTanh]: (c) => c.call('gelu', c.x('x'), 'tanh'),
+  [FUSED_KERNELS.geluTanhGrad]: (c) => c.call('gelu_backward', c.x('dy'), c.x('x'), 'tanh'),
 };
 
 /** Names of every kernel the torch backend implements. @category backends */
