@@ -1,9 +1,6 @@
 /** @file GroupNorm (affine) over the channel axis of NHWC tensors. */
-import { add, div, mul, sqrt, sub } from '../core/ops/elementwise.js';
 import { ones, zeros } from '../core/ops/create.js';
-import { mean, variance } from '../core/ops/reduce.js';
-import { reshape } from '../core/ops/shape.js';
-import { tidy } from '../core/scope.js';
+import { groupNormNhwc } from '../core/ops/fused.js';
 import type { T } from '../core/tensor.js';
 
 /**
@@ -32,6 +29,7 @@ export const initGroupNorm = (channels: number): GroupNormParams<never> => ({ w:
  * GroupNorm over NHWC: `x: [N, H, W, C]` is split into `groups` channel groups of `C/groups`
  * consecutive channels; each (sample, group) is normalised with its mean and biased variance over
  * `H, W` and the group's channels, then `y = x̂·w + b` per channel. Official: `torch.nn.GroupNorm`.
+ * One fused op with an explicit gradient ({@link groupNormNhwc}: one ATen call on torch).
  *
  * @example
  * const h = groupNorm(p.norm1, x, VAE_GROUP_NORM)
@@ -42,14 +40,5 @@ export function groupNorm<G extends string, X extends string>(
   x: T<X>,
   cfg: GroupNormConfig = VAE_GROUP_NORM,
 ): T<G | X> {
-  const [n, h, w, c] = x.shape as [number, number, number, number];
-  if (x.rank !== 4) throw new Error(`groupNorm: expected x [N, H, W, C], got [${x.shape.join(', ')}]`);
-  if (c % cfg.groups !== 0) throw new Error(`groupNorm: ${c} channels are not divisible into ${cfg.groups} groups`);
-  return tidy(() => {
-    const xg = reshape(x, [n, h, w, cfg.groups, c / cfg.groups]);
-    const mu = mean(xg, [1, 2, 4], true);
-    const v = variance(xg, [1, 2, 4], true);
-    const y = reshape(div(sub(xg, mu), sqrt(add(v, cfg.eps))), [n, h, w, c]);
-    return add(mul(y, p.w), p.b);
-  });
+  return groupNormNhwc(x, p.w, p.b, cfg.groups, cfg.eps);
 }

@@ -1,8 +1,6 @@
 /** @file LayerNorm over the last axis: non-affine (SiT's `norm1`/`norm2`/`norm_final`) and affine (qk-norm). */
 import { ones, zeros } from '../core/ops/create.js';
-import { add, mul, rsqrt, square, sub } from '../core/ops/elementwise.js';
-import { mean } from '../core/ops/reduce.js';
-import { tidy } from '../core/scope.js';
+import { layerNormLast, layerNormLastAffine } from '../core/ops/fused.js';
 import type { T } from '../core/tensor.js';
 
 /**
@@ -30,11 +28,7 @@ export const initLayerNorm = (dim: number): LayerNormParams<never> => ({ w: ones
  * const h = layerNorm(tokens, 1e-6)
  * @category layers
  */
-export const layerNorm = <G extends string>(x: T<G>, eps: number): T<G> =>
-  tidy(() => {
-    const xc = sub(x, mean(x, -1, true));
-    return mul(xc, rsqrt(add(mean(square(xc), -1, true), eps)));
-  });
+export const layerNorm = <G extends string>(x: T<G>, eps: number): T<G> => layerNormLast(x, eps);
 
 /**
  * Affine LayerNorm over the last axis: `layerNorm(x)·w + b`. Official: `nn.LayerNorm(D, eps)`
@@ -45,4 +39,4 @@ export const layerNorm = <G extends string>(x: T<G>, eps: number): T<G> =>
  * @category layers
  */
 export const layerNormAffine = <P extends string, X extends string>(p: LayerNormParams<P>, x: T<X>, eps: number): T<P | X> =>
-  tidy(() => add(mul(layerNorm(x, eps), p.w), p.b));
+  layerNormLastAffine(x, p.w, p.b, eps);

@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availability, useBackend } from '../../src/backends/index.js';
 import { blasInfo, loadTorchNative, torchKernelNames, torchLiveTensors } from '../../src/backends/torch/index.js';
+import { geluTanh, groupNormNhwc, layerNormLast, layerNormLastAffine, silu } from '../../src/core/ops/fused.js';
+import { fromTensor, toTensor, type T } from '../../src/core/tensor.js';
 
 const avail = await availability('torch');
 const inCI = process.env['CI'] !== undefined && process.env['CI'] !== 'false';
@@ -55,6 +57,16 @@ const grad1 = (name: string, f: (x: tf.Tensor) => tf.Tensor, shape = [3, 5], k =
   },
 ];
 const pos = (x: tf.Tensor): tf.Tensor => tf.add(tf.abs(x), 0.5);
+/** A fused core op: its value and the gradients of Σ y·w w.r.t. every input (x scaled, gamma near 1). */
+const fusedCase = (name: string, shapes: number[][], f: (...xs: tf.Tensor[]) => T<never>): Case => [
+  `${name} + grads`,
+  () => {
+    const xs = shapes.map((s, i) => (i === 0 ? tf.mul(wave(s, 0.41), 3) : i === 1 ? tf.add(wave(s, 0.9, 1), 1) : wave(s, 1.3, 2)));
+    const y = toTensor(f(...xs));
+    const w = wave(y.shape, 0.37);
+    return [y, ...tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(toTensor(f(...a)), w)))(xs)];
+  },
+];
 
 const cases: Case[] = [
   // elementwise, unary (+ their gradient compositions)
@@ -177,6 +189,12 @@ const cases: Case[] = [
     const f = (h: boolean) => (xx: tf.Tensor): tf.Tensor => tf.image.resizeNearestNeighbor(xx as tf.Tensor4D, [8, 7], false, h);
     return [f(false)(x), f(true)(x), tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(f(false)(xx), wave([1, 8, 7, 2], 0.3))))(x), tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(f(true)(xx), wave([1, 8, 7, 2], 0.3))))(x)];
   }],
+  // the repae fused ops (src/core/ops/fused.ts): the Repae* kernels on torch vs the composed formulas on cpu
+  fusedCase('groupNormNhwc [2, 6, 5, 16], 4 groups', [[2, 6, 5, 16], [16], [16]], (x, g, b) => groupNormNhwc(fromTensor(x as tf.Tensor), fromTensor(g as tf.Tensor), fromTensor(b as tf.Tensor), 4, 1e-6)),
+  fusedCase('layerNormLast [3, 4, 24]', [[3, 4, 24]], (x) => layerNormLast(fromTensor(x as tf.Tensor), 1e-6)),
+  fusedCase('layerNormLastAffine [5, 3, 8]', [[5, 3, 8], [8], [8]], (x, g, b) => layerNormLastAffine(fromTensor(x as tf.Tensor), fromTensor(g as tf.Tensor), fromTensor(b as tf.Tensor), 1e-5)),
+  fusedCase('silu [4, 9]', [[4, 9]], (x) => silu(fromTensor(x as tf.Tensor))),
+  fusedCase('geluTanh [4, 9]', [[4, 9]], (x) => geluTanh(fromTensor(x as tf.Tensor))),
 ];
 
 async function runCase(backend: 'cpu' | 'torch', run: Case[1]): Promise<{ values: number[][]; dtypes: string[]; shapes: number[][] }> {

@@ -6,6 +6,7 @@
  * "Kernel 'X' not registered for backend 'torch'" (no silent fallback).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_KERNELS } from '../../core/ops/fused.js';
 import type { TorchArg, TorchHandle } from './native.js';
 
 /** What a kernel entry sees: its inputs as native handles, its attrs, and an ATen caller. @category backends */
@@ -393,6 +394,50 @@ function stridedSlice(c: KernelCtx): TorchHandle {
   return c.call('reshape', h, info.finalShape);
 }
 
+/**
+ * An NHWC tensor as the NCHW view ATen's norms take: a permute (channels-last strides, no copy) on
+ * the CPU, whose kernels run channels-last natively; a copy to contiguous NCHW on other devices.
+ */
+const normNchw = (c: KernelCtx, h: TorchHandle): TorchHandle => c.call('contiguous', nchw(c, h), c.device === 'cpu' ? 2 : 0);
+
+/** An NHWC tensor copied to contiguous NCHW (libtorch 1.13's CPU GroupNorm backward reads channels-last input as if it were NCHW). */
+const nchwContiguous = (c: KernelCtx, h: TorchHandle): TorchHandle => c.call('contiguous', nchw(c, h), 0);
+
+/** The repae fused GroupNorm (src/core/ops/fused.ts): NHWC x, gamma, beta [C] → [y, mean, rstd] (mean/rstd [N, groups]). */
+function groupNormFwd(c: KernelCtx): TorchHandle[] {
+  const [n, h, w, ch] = c.info('x').shape as [number, number, number, number];
+  const [y, mean, rstd] = c.calls('native_group_norm', normNchw(c, c.x('x')), c.x('gamma'), c.x('beta'), n, ch, h * w, num(c, 'groups'), num(c, 'eps')) as [TorchHandle, TorchHandle, TorchHandle];
+  return [nhwc(c, y), mean, rstd];
+}
+
+/** Its gradient: dy, x (NHWC), mean, rstd, gamma → [dx, dgamma, dbeta]. */
+function groupNormGrad(c: KernelCtx): TorchHandle[] {
+  const [n, h, w, ch] = c.info('x').shape as [number, number, number, number];
+  const [dx, dg, db] = c.calls(
+    'native_group_norm_backward', nchwContiguous(c, c.x('dy')), nchwContiguous(c, c.x('x')), c.x('mean'), c.x('rstd'), c.x('gamma'), n, ch, h * w, num(c, 'groups'), [true, true, true],
+  ) as [TorchHandle, TorchHandle, TorchHandle];
+  return [nhwc(c, dx), dg, db];
+}
+
+/** The repae fused LayerNorm over the last axis: x [, gamma, beta] → [y, mean, rstd] (mean/rstd [..., 1]). */
+function layerNormFwd(c: KernelCtx): TorchHandle[] {
+  const t = c.info('x');
+  const affine = c.has('gamma');
+  const d = t.shape[t.shape.length - 1] as number;
+  return c.calls('native_layer_norm', c.x('x'), [d], affine ? c.x('gamma') : null, affine ? c.x('beta') : null, num(c, 'eps'));
+}
+
+/** Its gradient: dy, x, mean, rstd [, gamma] → [dx] or [dx, dgamma, dbeta]. */
+function layerNormGrad(c: KernelCtx): TorchHandle[] {
+  const t = c.info('x');
+  const affine = c.has('gamma');
+  const d = t.shape[t.shape.length - 1] as number;
+  // the bias argument only sizes dbeta (the backward does not read it): gamma has its shape
+  const g = affine ? c.x('gamma') : null;
+  const [dx, dg, db] = c.calls('native_layer_norm_backward', c.x('dy'), c.x('x'), [d], c.x('mean'), c.x('rstd'), g, g, [true, affine, affine]) as [TorchHandle, TorchHandle | null, TorchHandle | null];
+  return affine ? [dx, dg as TorchHandle, db as TorchHandle] : [dx];
+}
+
 /** The kernel table: tfjs kernel name → ATen implementation. @category backends */
 export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   // ---- elementwise, unary
@@ -627,6 +672,15 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   ResizeBilinearGrad: resizeBilinearGrad,
   ResizeNearestNeighbor: resizeNearest,
   ResizeNearestNeighborGrad: resizeNearestGrad,
+  // ---- repae fused ops (src/core/ops/fused.ts): one ATen call per direction
+  [FUSED_KERNELS.groupNorm]: groupNormFwd,
+  [FUSED_KERNELS.groupNormGrad]: groupNormGrad,
+  [FUSED_KERNELS.layerNorm]: layerNormFwd,
+  [FUSED_KERNELS.layerNormGrad]: layerNormGrad,
+  [FUSED_KERNELS.silu]: unary('silu'),
+  [FUSED_KERNELS.siluGrad]: (c) => c.call('silu_backward', c.x('dy'), c.x('x')),
+  [FUSED_KERNELS.geluTanh]: (c) => c.call('gelu', c.x('x'), 'tanh'),
+  [FUSED_KERNELS.geluTanhGrad]: (c) => c.call('gelu_backward', c.x('dy'), c.x('x'), 'tanh'),
 };
 
 /** Names of every kernel the torch backend implements. @category backends */

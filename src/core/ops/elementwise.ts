@@ -3,6 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { out, outAll, raw } from '../internal.js';
 import type { T } from '../tensor.js';
 
+// the activations with an explicit gradient live with the fused norms (one tape node each)
+export { geluTanh, silu } from './fused.js';
+
 /** An elementwise operand: a tracked tensor or a plain number (a constant). @category utility types */
 export type Operand<G extends string> = T<G> | number;
 const rw = (x: Operand<string>): tf.Tensor | number => (typeof x === 'number' ? x : raw(x));
@@ -71,25 +74,8 @@ export const sign = lift1(tf.sign);
 export const round = lift1(tf.round);
 /** Floor; its gradient is zero. @category layers */
 export const floor = lift1(tf.floor);
-/** SiLU / swish: `x·σ(x)`. @category layers */
-export const silu = <G extends string>(x: T<G>): T<G> => out<G>(tf.tidy(() => tf.mul(raw(x), tf.sigmoid(raw(x)))), x);
 /** Leaky ReLU with negative slope `alpha` (PyTorch `LeakyReLU(alpha)`). @category layers */
 export const leakyRelu = <G extends string>(x: T<G>, alpha: number): T<G> => out<G>(tf.leakyRelu(raw(x), alpha), x);
-
-/**
- * GELU with the tanh approximation, as PyTorch `GELU(approximate='tanh')`:
- * `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
- * @category layers
- */
-export const geluTanh = <G extends string>(x: T<G>): T<G> =>
-  out<G>(
-    tf.tidy(() => {
-      const xr = raw(x);
-      const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(xr, tf.mul(0.044715, tf.mul(xr, tf.square(xr)))));
-      return tf.mul(tf.mul(0.5, xr), tf.add(1, tf.tanh(inner)));
-    }),
-    x,
-  );
 
 /** Clamp into `[lo, hi]` (gradient zero outside, as PyTorch `clamp`). @category layers */
 export const clip = <G extends string>(x: T<G>, lo: number, hi: number): T<G> => out<G>(tf.clipByValue(raw(x), lo, hi), x);

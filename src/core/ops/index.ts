@@ -5,3 +5,4 @@ export * from './shape.js';
 export * from './linalg.js';
 export * from './conv.js';
 export * from './create.js';
+export * from './fused.js';
