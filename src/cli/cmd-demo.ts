@@ -24,7 +24,7 @@ export interface DemoPhases {
 }
 
 /** The default phases of `npm start` (see {@link demoConfig}). @category utility types */
-export const DEMO_PHASES: DemoPhases = { e2eSteps: 150, ldmSteps: 1500 };
+export const DEMO_PHASES: DemoPhases = { e2eSteps: 200, ldmSteps: 300 };
 
 /** Batch size of the second phase (the SiT alone is cheap: a larger batch per step). */
 const LDM_BATCH = 64;
@@ -39,11 +39,11 @@ const LDM_BATCH = 64;
 export const demoConfig = (outputDir: string, phases: DemoPhases, phase: 'e2e' | 'ldm' = 'e2e'): RunConfig => {
   const total = phases.e2eSteps + (phase === 'ldm' ? phases.ldmSteps : 0);
   return decodeRunConfig({
-    outputDir, expName: 'demo', dataDir: 'builtin:shapes:4000', resolution: 32, batchSize: phase === 'ldm' ? LDM_BATCH : 16,
+    outputDir, expName: 'demo', dataDir: 'builtin:shapes:4000', resolution: 32, batchSize: phase === 'ldm' ? LDM_BATCH : 8,
     mode: phase === 'ldm' ? 'ldm' : 'repae-e',
     sitDepth: 4, sitHidden: 64, sitHeads: 4, encoderDepth: 2, projectorDim: 128, vaeCh: 32, vaeChMult: [1, 1, 2], vaeEmbedDim: 4,
     discNdf: 8, discLayers: 2, perceptualWeight: 0, encoderSteps: 300, emaDecay: 0.995,
-    learningRate: 5e-4, vaeLearningRate: 3e-4, discLearningRate: 1e-4,
+    learningRate: 5e-4, vaeLearningRate: 1e-3, discLearningRate: 1e-4,
     maxTrainSteps: total, checkpointingSteps: Math.max(50, Math.floor(total / 4)), samplingSteps: Math.max(50, Math.floor(total / 4)), logEvery: 10, resume: false,
   });
 };
@@ -104,7 +104,7 @@ export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASE
   const judge = await trainJudge(setup, log, o.judge);
   const judgeSeconds = (performance.now() - tJudge) / 1000;
   log(`evaluating: ${DEMO_SAMPLES} EMA samples (Euler, 50 steps, CFG 4), reconstructions, latent statistics, alignment`);
-  const ev = await evaluateRun(s, setup, data, enc, { judge, nSamples: DEMO_SAMPLES });
+  const ev = await evaluateRun(s, setup, data, enc, { judge, nSamples: DEMO_SAMPLES, nBatches: 8 });
   const totalSeconds = (performance.now() - t0) / 1000;
   const peakMb = process.resourceUsage().maxRSS / 1024;
   writeFileSync(join(runDir, 'samples.png'), ev.samplesPng);
@@ -155,7 +155,7 @@ export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASE
 export async function demoCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
     console.log(`usage: repae demo [--output-dir runs] [--steps ${DEMO_PHASES.e2eSteps}] [--ldm-steps ${DEMO_PHASES.ldmSteps}] [--force]
-  --steps N       phase 1: REPA-E steps, end to end (VAE, SiT, discriminator), batch 16
+  --steps N       phase 1: REPA-E steps, end to end (VAE, SiT, discriminator), batch 8
   --ldm-steps N   phase 2: SiT steps on the tuned VAE, frozen, batch ${LDM_BATCH} (0: none)
   --force         replace an existing <output-dir>/demo`);
     return 0;

@@ -23,7 +23,7 @@ it('runDemo: REPA-E phase, then the frozen-VAE phase, then a judged report; no t
     expect(steps[0]!['vae_loss']).toBeTypeOf('number'); // phase 1 trains the VAE
     expect(steps[1]!['vae_loss']).toBeUndefined(); // phase 2 does not
     const report = readFileSync(path, 'utf8');
-    expect(report).toMatch(/\*\*2 REPA-E steps\*\* of batch 16, end to end/);
+    expect(report).toMatch(/\*\*2 REPA-E steps\*\* of batch 8, end to end/);
     expect(report).toMatch(/\| EMA samples \(class-conditional\) \| \*\*\d+\.\d%\*\* \| 200 \|/);
     expect(report).toMatch(/\| VAE reconstructions of held-out images \| \d+\.\d% \| 64 \|/);
     expect(report).toMatch(/\| wall time \(whole job[^|]*\| \d+ s \(training \d+ s, judge \d+ s\) \|/);
