@@ -360,6 +360,20 @@ function activation(c: KernelCtx, y: TorchHandle): TorchHandle {
   }
 }
 
+/** A tfjs fused kernel: `base`, then the optional `bias` input added, then the fused activation. */
+const withBiasActivation = (base: (c: KernelCtx) => TorchHandle) => (c: KernelCtx): TorchHandle => {
+  let y = base(c);
+  if (c.has('bias')) y = c.call('add.Tensor', y, c.x('bias'));
+  return activation(c, y);
+};
+
+/** Fills `v` with the running sum `start, start + step, …` in `v`'s element type (tfjs rangeImpl / linSpaceImpl rounding). */
+function runningSum<A extends Float32Array | Int32Array>(v: A, start: number, step: number): A {
+  if (v.length > 0) v[0] = start;
+  for (let i = 1; i < v.length; i++) v[i] = (v[i - 1] as number) + step;
+  return v;
+}
+
 function slice(c: KernelCtx): TorchHandle {
   const t = c.info('x');
   const [begin, size] = tf.slice_util.parseSliceParams(t as unknown as tf.Tensor, nums(c, 'begin'), nums(c, 'size')) as [number[], number[]];
@@ -627,41 +641,23 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
     const empty = start === stop || (start < stop && stepv < 0) || (stop < start && stepv > 1);
     const n = empty ? 0 : Math.abs(Math.ceil((stop - start) / stepv));
     if (stop < start && stepv === 1) stepv = -1;
-    const v = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
-    if (n > 0) v[0] = start;
-    for (let i = 1; i < n; i++) v[i] = (v[i - 1] as number) + stepv;
+    const v = runningSum(dtype === 'int32' ? new Int32Array(n) : new Float32Array(n), start, stepv);
     return c.upload(dtype === 'bool' ? Uint8Array.from(v, (e) => (e !== 0 ? 1 : 0)) : v, [n], dtype);
   },
   LinSpace: (c) => {
     // tfjs linSpaceImpl: float32 running sum from start by (stop - start) / (num - 1).
     const start = num(c, 'start'), stop = num(c, 'stop'), n = num(c, 'num');
-    const stepv = (stop - start) / (n - 1);
-    const v = new Float32Array(n);
-    if (n > 0) v[0] = start;
-    for (let i = 1; i < n; i++) v[i] = (v[i - 1] as number) + stepv;
-    return c.upload(v, [n], 'float32');
+    return c.upload(runningSum(new Float32Array(n), start, (stop - start) / (n - 1)), [n], 'float32');
   },
   // ---- linear algebra, convolutions, pools, resampling
   BatchMatMul: (c) => batchMatMul(c),
-  _FusedMatMul: (c) => {
-    let y = batchMatMul(c);
-    if (c.has('bias')) y = c.call('add.Tensor', y, c.x('bias'));
-    return activation(c, y);
-  },
+  _FusedMatMul: withBiasActivation((c) => batchMatMul(c)),
   Conv2D: conv2d,
   Conv2DBackpropInput: conv2dBackpropInput,
   Conv2DBackpropFilter: conv2dBackpropFilter,
-  FusedConv2D: (c) => {
-    let y = conv2d(c);
-    if (c.has('bias')) y = c.call('add.Tensor', y, c.x('bias'));
-    return activation(c, y);
-  },
+  FusedConv2D: withBiasActivation(conv2d),
   DepthwiseConv2dNative: depthwiseConv,
-  FusedDepthwiseConv2D: (c) => {
-    let y = depthwiseConv(c);
-    if (c.has('bias')) y = c.call('add.Tensor', y, c.x('bias'));
-    return activation(c, y);
-  },
+  FusedDepthwiseConv2D: withBiasActivation(depthwiseConv),
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
   AvgPool: avgPool,
