@@ -6,11 +6,11 @@
 import { fold, key as mkKey, type Key } from '../core/rng.js';
 import { dispose, tidy } from '../core/scope.js';
 import type { T } from '../core/tensor.js';
-import { argMax, div, read, sub, tensor as mkTensor } from '../core/ops/index.js';
+import { argMax, read } from '../core/ops/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { syntheticDataset } from '../data/synthetic.js';
 import { tinyCnnLogits, type TinyCnnParams } from '../models/encoders/tiny-cnn.js';
-import { trainTinyEncoder, type RunSetup } from './run.js';
+import { batchAt, trainTinyEncoder, type RunSetup } from './run.js';
 
 /** A trained judge and how well it does on fresh images it never saw. @category metrics */
 export interface Judge {
@@ -51,20 +51,6 @@ export async function judgeAccuracy(judge: Judge, x: T<never>, labels: ArrayLike
   return pred.length === 0 ? NaN : ok / pred.length;
 }
 
-/** Images `[lo, hi)` of `ds` as a batch in [−1, 1] and their labels. */
-function slice(ds: Dataset, lo: number, hi: number): { readonly x: T<never>; readonly y: Int32Array } {
-  const first = ds.load(lo), r = first.width, n = hi - lo;
-  const px = new Float32Array(n * r * r * 3), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    px.set(i === 0 ? first.data : ds.load(lo + i).data, i * r * r * 3);
-    y[i] = ds.label(lo + i);
-  }
-  const pixels = mkTensor(px, [n, r, r, 3]);
-  const x = tidy(() => sub(div(pixels, 127.5), 1));
-  dispose(pixels);
-  return { x, y };
-}
-
 const judgeKey = (setup: RunSetup, o: JudgeOptions): Key => o.key ?? mkKey(setup.cfg.seed + 1_000_003);
 
 /** The fresh images {@link trainJudge} trains on (`steps × batchSize`, each seen once; a key of their own). @category metrics */
@@ -86,10 +72,11 @@ export async function trainJudge(setup: RunSetup, log: (s: string) => void, o: J
   const judgeSetup: RunSetup = { ...setup, cfg: { ...setup.cfg, batchSize }, stepKey: fold(key, 2), dataKey: fold(key, 3) };
   const params = await trainTinyEncoder(train, judgeSetup, steps, (s) => log(s.replace('encoder step', 'judge step')));
   const test = syntheticDataset({ key: fold(key, 4), length: testSize, imageSize });
-  const { x, y } = slice(test, 0, testSize);
+  // every test image once (batchAt's epoch order; accuracy does not depend on it)
+  const b = batchAt(test, { ...judgeSetup, cfg: { ...judgeSetup.cfg, batchSize: testSize } }, 0);
   const judge0: Judge = { params, testAccuracy: NaN, testSize, trainImages: steps * batchSize, origin: '' };
-  const testAccuracy = await judgeAccuracy(judge0, x, y);
-  dispose(x);
+  const testAccuracy = await judgeAccuracy(judge0, b.x, await read(b.y));
+  dispose([b.x, b.y, b.pixels]);
   const origin = `a tiny CNN classifier trained for ${steps} steps of batch ${batchSize} on ${steps * batchSize} freshly generated images (its own key: none of them is a training image of the run), ${(100 * testAccuracy).toFixed(1)}% accurate on ${testSize} further fresh images`;
   log(`judge: ${origin}`);
   return { ...judge0, testAccuracy, origin };
