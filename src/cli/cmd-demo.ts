@@ -3,50 +3,24 @@
  * dataset on the best available backend, samples, and writes a report with pictures.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { releaseOld } from '../core/scope.js';
 import { buildEncoder, initRunState, openDataset, setupRun } from '../train/run.js';
 import { evaluateRun, type JudgedAccuracy } from '../train/evaluate.js';
-import { trainJudge, type JudgeOptions } from '../train/judge.js';
-import { syntheticClasses } from '../data/synthetic.js';
+import { restoreJudge, trainJudge, type JudgeOptions } from '../train/judge.js';
+import { syntheticClasses, syntheticDataset } from '../data/synthetic.js';
+import { key as mkKey } from '../core/rng.js';
 import { linePlotPng, linePlotSvg, type Series } from '../report/plot.js';
 import { routingTableMarkdown } from '../report/routing-table.js';
-import { decodeRunConfig, type RunConfig } from '../train/config.js';
 import { trainLoop } from '../train/loop.js';
-import { intFlag, parseArgs, stringFlag, switchFlag } from './args.js';
+import { intFlag, parseArgs, stringFlag, switchFlag, UsageError } from './args.js';
 import { OutputExistsError } from './errors.js';
-import { activateBackend } from './gen-common.js';
+import { activateBackend, BACKEND_HELP } from './gen-common.js';
+import { demoAssetsDir, loadDemoAssets, type DemoAssets } from './demo-assets.js';
+import { DEMO_PHASES, demoConfig, LDM_BATCH, type DemoPhases } from './demo-config.js';
 
-/** The demo's phases: `e2eSteps` REPA-E steps (VAE, SiT and discriminator together), then `ldmSteps` SiT steps on the tuned, frozen VAE. @category utility types */
-export interface DemoPhases {
-  readonly e2eSteps: number;
-  readonly ldmSteps: number;
-}
-
-/** The default phases of `npm start` (see {@link demoConfig}). @category utility types */
-export const DEMO_PHASES: DemoPhases = { e2eSteps: 200, ldmSteps: 300 };
-
-/** Batch size of the second phase (the SiT alone is cheap: a larger batch per step). */
-const LDM_BATCH = 64;
-
-/**
- * The demo's configuration of one phase: a tiny REPA-E on 2 CPU cores. Phase `e2e` is REPA-E
- * proper (`repae-e`: all five objectives of the routing table); phase `ldm` continues the same
- * SiT on the end-to-end-tuned VAE, frozen (`ldm`: the paper's use of the E2E-VAE with
- * `train_ldm_only`), with a larger batch because its step does not run the VAE.
- * @category utility types
- */
-export const demoConfig = (outputDir: string, phases: DemoPhases, phase: 'e2e' | 'ldm' = 'e2e'): RunConfig => {
-  const total = phases.e2eSteps + (phase === 'ldm' ? phases.ldmSteps : 0);
-  return decodeRunConfig({
-    outputDir, expName: 'demo', dataDir: 'builtin:shapes:4000', resolution: 32, batchSize: phase === 'ldm' ? LDM_BATCH : 8,
-    mode: phase === 'ldm' ? 'ldm' : 'repae-e',
-    sitDepth: 4, sitHidden: 64, sitHeads: 4, encoderDepth: 2, projectorDim: 128, vaeCh: 32, vaeChMult: [1, 1, 2], vaeEmbedDim: 4,
-    discNdf: 8, discLayers: 2, perceptualWeight: 0, encoderSteps: 300, emaDecay: 0.995,
-    learningRate: 5e-4, vaeLearningRate: 1e-3, discLearningRate: 1e-4,
-    maxTrainSteps: total, checkpointingSteps: Math.max(50, Math.floor(total / 4)), samplingSteps: Math.max(50, Math.floor(total / 4)), logEvery: 10, resume: false,
-  });
-};
+/** Seed offset of the held-out images the demo evaluates on (the run's data is `seed + 7919`, the judge's `seed + 1_000_003`). */
+const HELD_OUT_KEY = 2_000_029;
 
 /** Class-balanced samples the demo draws and judges (20 per class). */
 const DEMO_SAMPLES = 200;
@@ -73,38 +47,50 @@ function readSeries(file: string, names: readonly string[]): Series[] {
   });
 }
 
-/** Smaller settings of {@link runDemo} (for tests): the built-in encoder's and the judge's training. @category utility types */
+/** Settings of {@link runDemo} beyond its phases. @category utility types */
 export interface DemoOptions {
+  /** The assets directory the VAE, discriminator, encoder and judge come from (default {@link demoAssetsDir}); `null`: from scratch (VAE random, encoder and judge trained here). */
+  readonly assets?: string | null;
+  /** Backend name, as `--backend` (default `auto`: the fastest that runs). */
+  readonly backend?: string;
+  /** From scratch only: the built-in encoder's and the judge's training (smaller for tests). */
   readonly encoderSteps?: number;
   readonly judge?: JudgeOptions;
 }
 
 /** Runs the demo (`npm start`): both phases, the judge, the evaluation; writes the report and returns its path. @category utility types */
 export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASES, log: (s: string) => void = console.log, o: DemoOptions = {}): Promise<string> {
-  const cfg = o.encoderSteps === undefined ? demoConfig(outputDir, phases) : { ...demoConfig(outputDir, phases), encoderSteps: o.encoderSteps };
+  const assets: DemoAssets | undefined = o.assets === null ? undefined : loadDemoAssets(o.assets ?? demoAssetsDir());
+  const cfg0 = demoConfig(outputDir, phases, 'e2e', assets?.dir ?? '');
+  const cfg = { ...cfg0, encoderSteps: o.encoderSteps ?? cfg0.encoderSteps };
   const steps = phases.e2eSteps + phases.ldmSteps;
   const runDir = join(outputDir, 'demo');
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const t0 = performance.now();
-  const backend = await activateBackend(cfg.backend);
+  const backend = await activateBackend(o.backend ?? cfg.backend);
   log(`repae demo: a tiny REPA-E (SiT ${cfg.sitDepth}×${cfg.sitHidden}, VAE f${2 ** (cfg.vaeChMult.length - 1)}d${cfg.vaeEmbedDim}, ${steps} steps) on ${backend}, output ${runDir}`);
   const data = openDataset(cfg);
-  const enc = await buildEncoder(cfg, data, undefined, log, cfg.encoderSteps);
+  const shipped = assets === undefined ? '' : `shipped in ${relative(process.cwd(), assets.checkpoint) || '.'}, made by \`${assets.command}\``;
+  const enc0 = await buildEncoder(cfg, data, assets?.enc, log, cfg.encoderSteps);
+  const enc = assets === undefined ? enc0 : { ...enc0, origin: `built-in tiny CNN trained for ${assets.made.encoderSteps} steps as a ${data.classes.length}-class classifier on the run's images, then frozen (${shipped})` };
+  if (assets !== undefined) log(`VAE, discriminator, encoder and judge from ${assets.checkpoint} (VAE pretrained for ${assets.made.vaeSteps} steps of batch ${assets.made.batchSize})`);
   const setup = setupRun(cfg, enc.spec.dim);
   log(`phase 1: ${phases.e2eSteps} REPA-E steps (end to end: VAE, SiT, discriminator), batch ${cfg.batchSize}`);
   const s1 = await trainLoop({ runDir, setup, data, encoder: enc, log, init: () => initRunState(setup, data, enc, log) });
   const e2eSeconds = (performance.now() - t0) / 1000;
-  const ldmSetup = setupRun(demoConfig(outputDir, phases, 'ldm'), enc.spec.dim);
+  const ldmSetup = setupRun(demoConfig(outputDir, phases, 'ldm', cfg.initFrom), enc.spec.dim);
   log(`phase 2: ${phases.ldmSteps} SiT steps on the end-to-end-tuned VAE, frozen (ldm), batch ${ldmSetup.cfg.batchSize}`);
   const s = phases.ldmSteps === 0 ? s1 : await trainLoop({ runDir, setup: ldmSetup, data, encoder: enc, log, init: () => Promise.resolve(s1) });
   const trainSeconds = (performance.now() - t0) / 1000;
-  log('judge: training a separate classifier on freshly generated images (its own key) to label the samples');
   const tJudge = performance.now();
-  const judge = await trainJudge(setup, log, o.judge);
+  if (assets === undefined) log('judge: training a separate classifier on freshly generated images (its own key) to label the samples');
+  const judge = assets === undefined ? await trainJudge(setup, log, o.judge) : await restoreJudge(setup, assets.judge, assets.judgeRecord, shipped, log, o.judge);
   const judgeSeconds = (performance.now() - tJudge) / 1000;
   log(`evaluating: ${DEMO_SAMPLES} EMA samples (Euler, 50 steps, CFG 4), reconstructions, latent statistics, alignment`);
-  const ev = await evaluateRun(s, setup, data, enc, { judge, nSamples: DEMO_SAMPLES, nBatches: 8 });
+  // Held out for real: images of a key of their own, never seen by the VAE, the SiT or the encoder.
+  const heldOut = syntheticDataset({ key: mkKey(cfg.seed + HELD_OUT_KEY), length: 512, imageSize: cfg.resolution });
+  const ev = await evaluateRun(s, setup, heldOut, enc, { judge, nSamples: DEMO_SAMPLES, nBatches: 8 });
   const totalSeconds = (performance.now() - t0) / 1000;
   const peakMb = process.resourceUsage().maxRSS / 1024;
   writeFileSync(join(runDir, 'samples.png'), ev.samplesPng);
@@ -122,9 +108,12 @@ export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASE
     return `![${title}](plot-${i}.svg)\n\n*${title}: ${names.map((n) => `\`${n}\``).join(', ')} over steps (PNG without labels: plot-${i}.png).*`;
   });
   const last = readSeries(join(runDir, 'metrics.jsonl'), ['sit_loss', 'sit.denoising_loss', 'sit.proj_loss', 'vae_loss_dict.reconstruction_loss']).map((x) => `| \`${x.name}\` | ${(x.y[0] as number).toFixed(4)} | ${(x.y[x.y.length - 1] as number).toFixed(4)} |`);
+  const start = assets === undefined
+    ? 'Everything starts from scratch (`--from-scratch`): a random VAE, discriminator and SiT.'
+    : `The VAE and discriminator start from the shipped demo assets (${shipped}): the demo's VAE pretrained for ${assets.made.vaeSteps} steps of batch ${assets.made.batchSize} on this dataset (L1 + KL + GAN, no alignment), as the paper tunes a pretrained VAE (SD-VAE) end to end; the SiT starts from random weights.`;
   const report = [
     '# repae demo report', '',
-    `A tiny REPA-E trained offline on the built-in procedurally generated dataset (${data.length} images of 10 shape classes, 32×32), backend **${backend}**, in two phases: **${phases.e2eSteps} REPA-E steps** of batch ${cfg.batchSize}, end to end (all five objectives of the routing table below: the VAE, the SiT and the discriminator train together; ${e2eSeconds.toFixed(0)} s including the encoder), then **${phases.ldmSteps} SiT steps** of batch ${ldmSetup.cfg.batchSize} on the end-to-end-tuned VAE, frozen (\`ldm\` mode, the paper's use of the E2E-VAE; ${(trainSeconds - e2eSeconds).toFixed(0)} s): the SiT step without the VAE is much cheaper, so most of the SiT's training fits in the time.`, '',
+    `A tiny REPA-E trained offline on the built-in procedurally generated dataset (${data.length} images of 10 shape classes, 32×32), backend **${backend}**. ${start} Then two phases: **${phases.e2eSteps} REPA-E steps** of batch ${cfg.batchSize}, end to end (all five objectives of the routing table below: the VAE, the SiT and the discriminator train together; ${e2eSeconds.toFixed(0)} s including the encoder), then **${phases.ldmSteps} SiT steps** of batch ${ldmSetup.cfg.batchSize} on the end-to-end-tuned VAE, frozen (\`ldm\` mode, the paper's use of the E2E-VAE; ${(trainSeconds - e2eSeconds).toFixed(0)} s): the SiT step without the VAE is much cheaper, so most of the SiT's training fits in the time.`, '',
     `**Representation encoder:** ${enc.origin}. (No pretrained encoder can be downloaded offline; a user with DINOv2 or MobileNet weights passes \`--enc-type\` to \`repae train\`.)`, '',
     `**Perceptual loss:** weight ${cfg.perceptualWeight} in this demo: LPIPS needs VGG16 weights the project cannot ship.`, '',
     '## Routing table in force', '', routingTableMarkdown(cfg), '',
@@ -154,17 +143,22 @@ export async function runDemo(outputDir: string, phases: DemoPhases = DEMO_PHASE
 /** Implements `repae demo`. @category utility types */
 export async function demoCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
-    console.log(`usage: repae demo [--output-dir runs] [--steps ${DEMO_PHASES.e2eSteps}] [--ldm-steps ${DEMO_PHASES.ldmSteps}] [--force]
+    console.log(`usage: repae demo [--output-dir runs] [--steps ${DEMO_PHASES.e2eSteps}] [--ldm-steps ${DEMO_PHASES.ldmSteps}] [--assets DIR | --from-scratch] [--backend NAME] [--force]
   --steps N       phase 1: REPA-E steps, end to end (VAE, SiT, discriminator), batch 8
   --ldm-steps N   phase 2: SiT steps on the tuned VAE, frozen, batch ${LDM_BATCH} (0: none)
-  --force         replace an existing <output-dir>/demo`);
+  --assets DIR    where the pretrained VAE, discriminator, encoder and judge come from
+                  (default ${demoAssetsDir()}, made by \`npm run demo:assets\`)
+  --from-scratch  no assets: a random VAE, and the encoder and judge trained here first
+  --force         replace an existing <output-dir>/demo
+${BACKEND_HELP}`);
     return 0;
   }
-  const p = parseArgs(argv, ['output-dir', 'steps', 'ldm-steps'], ['force']);
+  const p = parseArgs(argv, ['output-dir', 'steps', 'ldm-steps', 'assets', 'backend'], ['force', 'from-scratch']);
   const out = stringFlag(p, 'output-dir', 'runs');
   const phases: DemoPhases = { e2eSteps: intFlag(p, 'steps', DEMO_PHASES.e2eSteps), ldmSteps: intFlag(p, 'ldm-steps', DEMO_PHASES.ldmSteps, 0) };
+  if (switchFlag(p, 'from-scratch') && p.flags.has('assets')) throw new UsageError('--assets and --from-scratch exclude each other');
   const runDir = join(out, 'demo');
   if (existsSync(runDir) && readdirSync(runDir).length > 0 && !switchFlag(p, 'force')) throw new OutputExistsError(runDir, 'demo run directory', 'pass --force to replace it, or another --output-dir');
-  await runDemo(out, phases);
+  await runDemo(out, phases, console.log, { assets: switchFlag(p, 'from-scratch') ? null : stringFlag(p, 'assets', demoAssetsDir()), backend: stringFlag(p, 'backend', 'auto') });
   return 0;
 }

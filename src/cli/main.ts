@@ -11,6 +11,7 @@ interface Command {
 const commands: Readonly<Record<string, Command>> = {
   train: { summary: 'train REPA-E / LDM / vanilla / naive-E2E (repae train --help)', run: async (a) => (await import('./cmd-train.js')).trainCommand(a) },
   demo: { summary: 'the main job: train a tiny REPA-E offline on built-in data, sample, write a report (npm start)', run: async (a) => (await import('./cmd-demo.js')).demoCommand(a) },
+  'demo-assets': { summary: "make what npm start starts from: the demo's pretrained VAE, encoder and judge (npm run demo:assets)", run: async (a) => (await import('./demo-assets.js')).demoAssetsCommand(a) },
   experiment: { summary: 'frozen-VAE REPA vs REPA-E vs naive E2E on CIFAR-10 + MobileNet (needs ../shared/data)', run: async (a) => (await import('./cmd-experiment.js')).experimentCommand(a) },
   sample: { summary: 'generate samples from a run into an ADM .npz + PNG grid (resumable)', run: async (a) => (await import('./cmd-sample.js')).sampleCommand(a) },
   eval: { summary: 'Fréchet distance, precision/recall, latent SV/TV, recon PSNR/SSIM, CKNNA → table + JSON', run: async (a) => (await import('./cmd-eval.js')).evalCommand(a) },

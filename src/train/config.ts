@@ -20,7 +20,7 @@ export const RunConfigCodec = t.type({
   outputDir: t.string,
   expName: t.string,
   seed: NonNegativeInt,
-  backend: t.keyof({ auto: null, wasm: null, webgpu: null, tensorflow: null, cpu: null }),
+  backend: t.keyof({ auto: null, 'torch:cuda': null, torch: null, wasm: null, webgpu: null, tensorflow: null, cpu: null }),
   // model
   model: t.string,
   sitDepth: PositiveInt,

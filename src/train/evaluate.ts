@@ -53,13 +53,48 @@ export interface JudgedAccuracy {
   readonly nReconstructions: number;
 }
 
+/** Options of {@link evaluateRun}. @category metrics */
+export interface EvaluateOptions {
+  /** Held-out batches for reconstructions, latent statistics and CKNNA (default 4). */
+  readonly nBatches?: number;
+  /** Class-balanced EMA samples (default 4 per class). */
+  readonly nSamples?: number;
+  /** Euler steps (default 50) and CFG scale (default 4, on all of [0, 1]). */
+  readonly steps?: number;
+  readonly cfgScale?: number;
+  readonly key?: Key;
+  /** `false`: no samples and no Fréchet distance (`fd` is NaN). */
+  readonly samples?: boolean;
+  readonly judge?: Judge;
+  /** Real images the Fréchet distance compares with: at least the held-out batches, up to `fdReal` of the data set (default 0: the held-out batches only). */
+  readonly fdReal?: number;
+}
+
+/** Samples drawn (and decoded, featurised, judged) per chunk. */
+const SAMPLE_CHUNK = 250;
+
+/** Token-averaged encoder features of `n` real images (held-out order), reusing `first`'s rows (the held-out batches' features) and adding batches of the data set up to `n`. */
+async function realFeatures(data: Dataset, heldSetup: RunSetup, enc: RunEncoder, first: T<never>, n: number): Promise<T<never>> {
+  const have = first.shape[0] as number;
+  const parts: T<never>[] = [tidy(() => meanOp(first, 1))];
+  const bs = heldSetup.cfg.batchSize, nb = Math.min(Math.ceil(n / bs), Math.floor(data.length / bs));
+  for (let b = Math.ceil(have / bs); b < nb; b++) {
+    const batch = batchAt(data, heldSetup, b);
+    parts.push(tidy(() => meanOp(enc.features(batch.pixels, batch.x), 1)));
+    releaseOld(batch, null);
+  }
+  const out = concat(parts);
+  releaseOld(parts, null);
+  return out;
+}
+
 /**
  * Evaluates `s` on `nBatches` held-out batches (data order from a separate key) and `nSamples`
  * EMA samples (Euler, `steps`, CFG `cfgScale` on [0, 1], class-balanced); `samples: false` skips
  * sampling and the Fréchet distance (then `fd` is NaN).
  * @category metrics
  */
-export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: { readonly nBatches?: number; readonly nSamples?: number; readonly steps?: number; readonly cfgScale?: number; readonly key?: Key; readonly samples?: boolean; readonly judge?: Judge } = {}): Promise<RunEvaluation> {
+export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset, enc: RunEncoder, o: EvaluateOptions = {}): Promise<RunEvaluation> {
   const key = o.key ?? fold(setup.stepKey, 99991);
   const heldSetup = { ...setup, dataKey: fold(setup.dataKey, 4711) };
   const nb = o.nBatches ?? 4;
@@ -95,22 +130,30 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
     releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair], null);
     return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd: NaN, samplesPng: new Uint8Array(), reconPng, pcaPng };
   }
-  // Samples from the EMA model, decoded through the EMA BN statistics (official generate.py).
+  // Samples from the EMA model, decoded through the EMA BN statistics (official generate.py), in
+  // chunks of SAMPLE_CHUNK (memory stays bounded for thousands of samples).
   const nc = setup.sit.numClasses, ns = o.nSamples ?? 4 * nc;
   const y = Array.from({ length: ns }, (_, i) => i % nc);
-  const xT = normal(fold(key, 7), [ns, setup.sit.inputSize, setup.sit.inputSize, setup.sit.inChannels]);
-  const x0 = await eulerSampler(sitVelocityModel(s.ema.sit, setup.sit), xT, y, { numSteps: o.steps ?? 50, guidance: { scale: o.cfgScale ?? 4, low: 0, high: 1 } });
-  const imgs = decodeLatents(x0, s.ema.bn, s.store.vae);
-  const shown = head(imgs, Math.min(ns, 8 * nc));
-  const samplesPng = await imageGrid(toTensor(shown), { nrow: nc });
-  releaseOld(shown, null);
-  const pixels = tidy(() => mul(add(imgs, 1), 127.5));
-  const genFeats = tidy(() => meanOp(enc.features(pixels, imgs), 1));
-  const realFeats = tidy(() => meanOp(F, 1));
+  const nGrid = Math.min(ns, 8 * nc);
+  const gen: T<never>[] = [], shown: T<never>[] = [];
+  const pred: number[] = [];
+  for (let lo = 0; lo < ns; lo += SAMPLE_CHUNK) {
+    const n = Math.min(SAMPLE_CHUNK, ns - lo);
+    const xT = normal(fold(fold(key, 7), lo), [n, setup.sit.inputSize, setup.sit.inputSize, setup.sit.inChannels]);
+    const x0 = await eulerSampler(sitVelocityModel(s.ema.sit, setup.sit), xT, y.slice(lo, lo + n), { numSteps: o.steps ?? 50, guidance: { scale: o.cfgScale ?? 4, low: 0, high: 1 } });
+    const imgs = decodeLatents(x0, s.ema.bn, s.store.vae);
+    if (lo < nGrid) shown.push(head(imgs, Math.min(n, nGrid - lo)));
+    gen.push(tidy(() => meanOp(enc.features(mul(add(imgs, 1), 127.5), imgs), 1)));
+    if (o.judge !== undefined) pred.push(...await judgeLabels(o.judge, imgs));
+    releaseOld([xT, x0, imgs], null);
+  }
+  const grid = concat(shown);
+  const samplesPng = await imageGrid(toTensor(grid), { nrow: nc });
+  const genFeats = concat(gen);
+  const realFeats = await realFeatures(data, heldSetup, enc, F, o.fdReal ?? 0);
   const fd = await fid(genFeats, realFeats);
   let judged: JudgedAccuracy | undefined;
   if (o.judge !== undefined) {
-    const pred = await judgeLabels(o.judge, imgs);
     const perClass = Array.from({ length: nc }, (_, c) => {
       const idx = y.flatMap((yc, i) => (yc === c ? [i] : []));
       return idx.length === 0 ? NaN : idx.filter((i) => pred[i] === c).length / idx.length;
@@ -121,6 +164,6 @@ export async function evaluateRun(s: RepaeState, setup: RunSetup, data: Dataset,
       nSamples: ns, nReconstructions: labels.length,
     };
   }
-  releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair, xT, x0, imgs, pixels, genFeats, realFeats], null);
+  releaseOld([xs, xhats, means, hidden, feats, X, XH, M, H, F, pair, shown, grid, gen, genFeats, realFeats], null);
   return { spatialVariance: sv, totalVariation: tv, psnr: rec.psnr.mean, ssim: rec.ssim.mean, cknna: align, fd, samplesPng, reconPng, pcaPng, ...(judged === undefined ? {} : { judged }) };
 }

@@ -14,7 +14,7 @@ import type { SitWeights } from '../models/sit/params.js';
 import { vaeDecode } from '../models/vae/index.js';
 import type { VaeParams } from '../models/vae/params.js';
 import { eulerSampler, sitVelocityModel } from '../sample/index.js';
-import { batchAt, checkEncoderTokens, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from './run.js';
+import { batchAt, checkEncoderTokens, ItemCache, LatentCache, loadRunCheckpoint, saveRunCheckpoint, type RunEncoder, type RunSetup } from './run.js';
 import { readMetrics, repaeStep, type RepaeState } from '../repae/step.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { latestCheckpoint } from '../io/checkpoint.js';
@@ -187,7 +187,8 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
   const showBar = o.progress ?? process.stderr.isTTY === true;
   const t0 = performance.now(), first = s.step;
   let last: Record<string, number> = {};
-  let cache: { readonly vae: unknown; readonly latents: LatentCache } | undefined;
+  let cache: LatentCache | undefined;
+  const features = new ItemCache((b) => [encoder.features(b.pixels, b.x)]);
   let savedStep = resumed === undefined ? -1 : s.step;
   let signal: NodeJS.Signals | undefined;
   const signals = o.handleSignals === false ? [] : (['SIGINT', 'SIGTERM'] as const);
@@ -212,10 +213,12 @@ export async function trainLoop(o: LoopOptions): Promise<RepaeState> {
       if (signals.length > 0) await new Promise<void>((r) => setImmediate(r));
       if (signal !== undefined) break;
       const b = par === undefined ? batchAt(data, setup, s.step) : par.batch(data, setup, s.step);
-      const zs = [encoder.features(b.pixels, b.x)];
-      // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached mean/std.
-      if (setup.step.mode === 'ldm' && cache?.vae !== s.store.vae) cache = { vae: s.store.vae, latents: new LatentCache(s.store.vae) };
-      const cached = setup.step.mode === 'ldm' && cache !== undefined ? await cache.latents.batch(b) : undefined;
+      // Frozen VAE: latents come from the cache (encoded once per item), as train_ldm_only.py's cached
+      // mean/std; so do the frozen encoder's targets (the same values it would compute each step).
+      const zs = setup.step.mode === 'ldm' ? await features.batch(b) : [encoder.features(b.pixels, b.x)];
+      // (one cache per loop: an ldm step never changes the VAE, though the state record around it is new each step)
+      if (setup.step.mode === 'ldm' && cache === undefined) cache = new LatentCache(s.store.vae);
+      const cached = cache === undefined ? undefined : await cache.batch(b);
       const inject = par?.inject(s.step) ?? {};
       const [next, m] = repaeStep(par?.stepConfig ?? setup.step, s, { x: b.x, y: b.y, zs, ...(cached === undefined ? {} : { cached }) }, par?.stepKey ?? setup.stepKey, inject);
       const vals = par === undefined ? await readMetrics(m) : await par.reduceMetrics(await readMetrics(m));

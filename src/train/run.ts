@@ -20,7 +20,7 @@ import { DataError } from '../data/image.js';
 import { openImageFolder, openTarImageFolder } from '../data/image-folder.js';
 import { syntheticDataset } from '../data/synthetic.js';
 import { CheckpointError, loadCheckpoint, latestCheckpoint, requireDtypes, saveCheckpoint, type CheckpointSections, type Json, type JsonObject } from '../io/checkpoint.js';
-import type { SafeFile, SafeWriteEntry } from '../io/safetensors.js';
+import type { SafeEntry, SafeFile, SafeWriteEntry } from '../io/safetensors.js';
 import { discriminatorFromStateDict, discriminatorToStateDict } from '../io/statedict/discriminator.js';
 import { sitFromStateDict, sitToStateDict } from '../io/statedict/sit.js';
 import { vaeFromStateDict, vaeToStateDict } from '../io/statedict/vae.js';
@@ -42,6 +42,9 @@ import { ConfigError, type RunConfig } from './config.js';
 import type { EncoderWeights, RepaeFamilies } from '../repae/registry.js';
 import type { Coefficients } from '../repae/routing.js';
 import { initRepaeOpt, REPAE_LABELS, type StepMode, type RepaeParams, type RepaeState, type RepaeStepConfig, type RepaeTrainable } from '../repae/step.js';
+
+/** The widths of the built-in tiny CNN (the REPA encoder, and the judge). */
+const TINY_CNN_WIDTHS = [32, 64, 64, 96] as const;
 
 /** A frozen representation encoder as the loop uses it. @category models */
 export interface RunEncoder {
@@ -100,7 +103,7 @@ export function preflightRun(cfg: RunConfig, ds: Dataset): void {
   const img = ds.load(0);
   if (img.width !== cfg.resolution || img.height !== cfg.resolution) throw new DataError(ds.source(0), `image is ${img.width}×${img.height}, the run expects ${cfg.resolution}×${cfg.resolution} (--resolution)`);
   if (cfg.encType === 'builtin') {
-    const [h, w] = tinyCnnSpec({ widths: [32, 64, 64, 96], numClasses: cfg.numClasses }).grid(cfg.resolution);
+    const [h, w] = tinyCnnSpec({ widths: TINY_CNN_WIDTHS, numClasses: cfg.numClasses }).grid(cfg.resolution);
     const f = 2 ** (cfg.vaeChMult.length - 1), side = cfg.resolution / f / cfg.patchSize;
     if (h * w !== side * side)
       throw new ConfigError(`--enc-type builtin gives ${h}×${w} = ${h * w} tokens at --resolution ${cfg.resolution} (stride 8), but the SiT has (${cfg.resolution} / ${f} / --patch-size ${cfg.patchSize})² = ${side * side}: choose --vae-ch-mult and --patch-size so that VAE factor × patch = 8`);
@@ -188,7 +191,7 @@ const tinyEncoderLoss = tinyEncoder.loss('ce', 'enc', (v, b: { readonly x: T<nev
  * encoder is available offline.
  */
 export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: number, log: (s: string) => void): Promise<TinyCnnParams<never>> {
-  let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: [32, 64, 64, 96], numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
+  let p = initTinyCnn(fold(setup.stepKey, 4242), { widths: TINY_CNN_WIDTHS, numClasses: Math.max(setup.cfg.numClasses, ds.classes.length) });
   const opt = adamw<TinyCnnParams<never>>({ lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
   let state = opt.init(p);
   const grad = tinyEncoder.valueAndGrad(tinyEncoderLoss, 'enc');
@@ -211,22 +214,38 @@ export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: numb
 }
 import { tinyCnnLogits } from '../models/encoders/tiny-cnn.js';
 
+/** A built-in tiny CNN (widths {@link TINY_CNN_WIDTHS}) restored from checkpoint section `section` (F32 tensors by tree path); errors name the section and tensor. @category io */
+export function tinyCnnFromSafe(file: SafeFile, numClasses: number, section: string): TinyCnnParams<never> {
+  const like = initTinyCnn(mkKey(0), { widths: TINY_CNN_WIDTHS, numClasses });
+  const shapes = flatten(like).map((l) => ({ path: l.path, shape: l.leaf?.shape ?? [] }));
+  try {
+    for (const { path, shape } of shapes) {
+      const e = file.entries.get(path);
+      if (e === undefined) throw new CheckpointError(`checkpoint section '${section}' has no tensor '${path}'`);
+      if (e.dtype !== 'F32') throw new CheckpointError(`checkpoint section '${section}': tensor '${path}' is ${e.dtype}, expected F32`);
+      if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) throw new CheckpointError(`checkpoint section '${section}': tensor '${path}' has shape [${e.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+    return unflatten(like, shapes.map(({ path }) => { const e = file.entries.get(path) as SafeEntry; return mkTensor(Float32Array.from(e.data), [...e.shape]); })) as TinyCnnParams<never>;
+  } finally {
+    releaseOld(like, null);
+  }
+}
+
+/** The entries of a tree of float32 tensors by path (a checkpoint section: the built-in encoder, the judge). @category io */
+export async function treeSection(tree: unknown): Promise<Map<string, SafeWriteEntry>> {
+  const out = new Map<string, SafeWriteEntry>();
+  await treeEntries(tree, '', out);
+  return out;
+}
+
 /** Builds the encoder named by `cfg.encType`: `builtin` (trained here, or restored from `enc`), or `mobilenet:<dir>[:layer[:size]]`. @category models */
 export async function buildEncoder(cfg: RunConfig, ds: Dataset, restored: SafeFile | undefined, log: (s: string) => void, encoderSteps = 300): Promise<RunEncoder> {
   if (cfg.encType === 'builtin') {
-    const spec = tinyCnnSpec({ widths: [32, 64, 64, 96], numClasses: cfg.numClasses });
+    const spec = tinyCnnSpec({ widths: TINY_CNN_WIDTHS, numClasses: cfg.numClasses });
     let params: TinyCnnParams<never>;
     let origin: string;
     if (restored !== undefined) {
-      const like = initTinyCnn(mkKey(0), { widths: [32, 64, 64, 96], numClasses: Math.max(cfg.numClasses, ds.classes.length) });
-      const leaves = flatten(like).map((l) => {
-        const e = restored.entries.get(l.path);
-        if (e === undefined) throw new CheckpointError(`checkpoint section 'enc' has no tensor '${l.path}'`);
-        if (e.dtype !== 'F32') throw new CheckpointError(`checkpoint section 'enc': tensor '${l.path}' is ${e.dtype}, expected F32`);
-        return mkTensor(Float32Array.from(e.data), [...e.shape]);
-      });
-      releaseOld(like, null);
-      params = unflatten(like, leaves) as TinyCnnParams<never>;
+      params = tinyCnnFromSafe(restored, Math.max(cfg.numClasses, ds.classes.length), 'enc');
       origin = 'built-in tiny CNN, restored from the checkpoint';
     } else {
       log('No pretrained representation encoder is available offline: training a small CNN classifier on the data first, then freezing it as the REPA target.');
@@ -413,6 +432,10 @@ function optStateFromV2(j: Json | undefined, params: RepaeParams, source: string
   return out;
 }
 
+/** The `vae` and `disc` checkpoint sections of a run state (official state-dict names; what `--init-from` reads). @category io */
+export const vaeDiscSections = async (s: Pick<RepaeState, 'store' | 'discState'>): Promise<{ vae: Map<string, SafeWriteEntry>; disc: Map<string, SafeWriteEntry> }> =>
+  ({ vae: toWrite(await vaeToStateDict(s.store.vae)), disc: toWrite(await discriminatorToStateDict(s.store.disc, s.discState)) });
+
 /** Writes a complete, atomic checkpoint of the run (official names for sit/ema/vae/disc). @category io */
 export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: RunSetup, enc: RunEncoder, extra: JsonObject = {}): Promise<string> {
   const opt = new Map<string, SafeWriteEntry>();
@@ -420,15 +443,10 @@ export async function saveRunCheckpoint(runDir: string, s: RepaeState, setup: Ru
   const sections: Record<string, Map<string, SafeWriteEntry>> = {
     sit: await sitToStateDict({ sit: s.store.sit, proj: s.store.proj, bn: s.bn }, setup.sit),
     ema: await sitToStateDict(s.ema, setup.sit),
-    vae: toWrite(await vaeToStateDict(s.store.vae)),
-    disc: toWrite(await discriminatorToStateDict(s.store.disc, s.discState)),
+    ...(await vaeDiscSections(s)),
     opt,
   };
-  if (setup.cfg.encType === 'builtin') {
-    const e = new Map<string, SafeWriteEntry>();
-    await treeEntries(enc.weights, '', e);
-    sections['enc'] = e;
-  }
+  if (setup.cfg.encType === 'builtin') sections['enc'] = await treeSection(enc.weights);
   const info = saveCheckpoint(runDir, s.step, sections as CheckpointSections, { format: RUN_FORMAT, config: setup.cfg as unknown as JsonObject, optState, encoder: enc.origin, ...extra }, { keepLast: setup.cfg.keepCheckpoints });
   return info.path;
 }
@@ -466,33 +484,57 @@ export function loadRunCheckpoint(runDir: string, setup: RunSetup, enc: RunEncod
 export const checkEncoderTokens = (enc: RunEncoder, setup: RunSetup): void => checkTokenMatch(enc.spec, setup.cfg.resolution, sitTokens(setup.sit));
 
 /**
+ * Per-item cache of values computed from a batch by a frozen function (rows of `[N, ...]` tensors,
+ * kept in memory as Float32Arrays): each dataset item is computed once, on first use, and later
+ * batches are assembled from the cache. Valid because the data path has no augmentation.
+ * @category models
+ */
+export class ItemCache {
+  private readonly entries = new Map<number, readonly Float32Array[]>();
+  private shapes: readonly (readonly number[])[] = [];
+  /** `compute(b)`: the values of batch `b`, one tensor per output, each with the batch as its first axis. */
+  constructor(private readonly compute: (b: StepBatch) => readonly T<never>[]) {}
+  /** Number of cached items. */
+  get size(): number { return this.entries.size; }
+  /** The outputs for a batch (computes the items not cached yet). */
+  async batch(b: StepBatch): Promise<T<never>[]> {
+    const missing = b.indices.map((i, j) => [i, j] as const).filter(([i]) => !this.entries.has(i));
+    if (missing.length > 0) {
+      const outs = tidy(() => [...this.compute(b)]);
+      const vals = await Promise.all(outs.map((o) => read(o)));
+      this.shapes = outs.map((o) => o.shape.slice(1));
+      dispose(outs);
+      const per = vals.map((v) => v.length / b.indices.length);
+      for (const [i, j] of missing) this.entries.set(i, vals.map((v, k) => Float32Array.from(v.subarray(j * (per[k] as number), (j + 1) * (per[k] as number)))));
+    }
+    const n = b.indices.length;
+    return this.shapes.map((shape, k) => {
+      const per = shape.reduce((a, c) => a * c, 1), out = new Float32Array(n * per);
+      b.indices.forEach((i, j) => out.set((this.entries.get(i) as readonly Float32Array[])[k] as Float32Array, j * per));
+      return mkTensor(out, [n, ...shape]);
+    });
+  }
+}
+
+/**
  * Latent cache of a frozen VAE (official `cache_latents.py`, kept in memory): the posterior mean and
  * std of each dataset item, computed once on first use; a step then samples `z = mean + std·ε`.
  * @category models
  */
 export class LatentCache {
-  private readonly entries = new Map<number, { readonly mean: Float32Array; readonly std: Float32Array }>();
-  private shape: readonly number[] = [];
-  constructor(private readonly vae: VaeParams<never>) {}
+  private readonly cache: ItemCache;
+  constructor(vae: VaeParams<never>) {
+    this.cache = new ItemCache((b) => {
+      const p = vaeEncode(vae, b.x);
+      return [p.mean, p.std];
+    });
+  }
   /** Number of cached items. */
-  get size(): number { return this.entries.size; }
+  get size(): number { return this.cache.size; }
   /** Mean and std tensors `[N, h, w, E]` for a batch (encodes the items not cached yet). */
   async batch(b: StepBatch): Promise<{ readonly mean: T<never>; readonly std: T<never> }> {
-    const missing = b.indices.map((i, j) => [i, j] as const).filter(([i]) => !this.entries.has(i));
-    if (missing.length > 0) {
-      const post = tidy(() => {
-        const p = vaeEncode(this.vae, b.x);
-        return [p.mean, p.std];
-      });
-      const [m, s] = [await read(post[0]!), await read(post[1]!)];
-      this.shape = post[0]!.shape.slice(1);
-      const per = m.length / b.indices.length;
-      for (const [i, j] of missing) this.entries.set(i, { mean: Float32Array.from(m.subarray(j * per, (j + 1) * per)), std: Float32Array.from(s.subarray(j * per, (j + 1) * per)) });
-      dispose(post);
-    }
-    const per = this.shape.reduce((a, c) => a * c, 1), n = b.indices.length;
-    const mean = new Float32Array(n * per), std = new Float32Array(n * per);
-    b.indices.forEach((i, j) => { const e = this.entries.get(i)!; mean.set(e.mean, j * per); std.set(e.std, j * per); });
-    return { mean: mkTensor(mean, [n, ...this.shape]), std: mkTensor(std, [n, ...this.shape]) };
+    const [mean, std] = await this.cache.batch(b);
+    if (mean === undefined || std === undefined) throw new Error('LatentCache: the VAE encoder returned no mean/std');
+    return { mean, std };
   }
 }

@@ -4,6 +4,7 @@
  * minified Emscripten code, and no file of the fixtures changed, removed or added (hashes before
  * and after). Each case fails before any training starts.
  */
+import { demoAssetsDir } from '../../src/cli/demo-assets.js';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +64,7 @@ beforeAll(async () => {
   await useBackend('wasm');
   mkdirSync(cwd);
   P['run'] = await writeTinyRun(fx); // <fx>/tiny, checkpoint 0000100
+  P['assets'] = demoAssetsDir();
   exportVae(P['run'], { saveDir: join(fx, 'vae') });
   P['vae'] = join(fx, 'vae', 'e2e-vae', 'e2e-vae.safetensors');
   P['flipped'] = join(fx, 'flipped');
@@ -148,6 +150,11 @@ const cases: readonly (readonly [string, readonly string[], number, RegExp])[] =
   ['bench: --out exists', ['bench', '--backends', 'cpu', '--cases', 'matmul-8', '--out', '{bench}'], 1, /--out '.*bench-old\.json' already exists/],
   ['demo: an earlier demo is not deleted', ['demo', '--output-dir', '{fx}/demo-out'], 1, /demo run directory '.*demo' already exists; pass --force/],
   ['demo: --steps abc', ['demo', '--output-dir', 'OUT', '--steps', 'abc'], 2, /--steps expects a number, got 'abc'/],
+  ['demo: --assets and --from-scratch', ['demo', '--output-dir', 'OUT', '--assets', '/nope', '--from-scratch'], 2, /--assets and --from-scratch exclude each other/],
+  ['demo: --assets with no assets', ['demo', '--output-dir', 'OUT', '--assets', '/nope'], 1, /demo assets: no complete checkpoint in '\/nope' \(make them with `npm run demo:assets -- --out \/nope`/],
+  ['demo: --backend nonsense', ['demo', '--output-dir', 'OUT', '--backend', 'tpu'], 2, /--backend expects auto or one of/],
+  ['demo-assets: the shipped assets are not replaced', ['demo-assets', '--out', '{assets}'], 1, /demo assets '.*assets\/demo-init' already exists; pass --force/],
+  ['demo-assets: --vae-steps x', ['demo-assets', '--out', 'OUT', '--vae-steps', 'x'], 2, /--vae-steps expects a number, got 'x'/],
   ['experiment: missing shared data', ['experiment', '--shared', '/nope', '--out', 'OUT'], 2, /--shared \/nope: no cifar10-subset-png/],
   ['backends: stray argument', ['backends', 'all'], 2, /unexpected argument 'all'/],
   ['unknown command', ['trian'], 2, /unknown command 'trian'/],

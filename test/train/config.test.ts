@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { backendNames } from '../../src/backends/index.js';
 import { checkRunConfig, ConfigError, configChanges, configFromFlags, decodeRunConfig, defaultRunConfig, fieldToFlag, flagToField, runConfigProblems } from '../../src/train/config.js';
 
 it('defaults decode and carry the official coefficients', () => {
@@ -10,6 +11,10 @@ it('bad values name the field and the value', () => {
   expect(() => decodeRunConfig({ batchSize: -3 })).toThrow(/batchSize: expected a positive integer, got -3/);
   expect(() => decodeRunConfig({ pathType: 'edm' })).toThrow(/pathType/);
   expect(() => decodeRunConfig({ batchsize: 3 })).toThrow(/unknown field\(s\) batchsize/);
+});
+it('--backend of a run accepts every backend name and auto, nothing else', () => {
+  for (const b of ['auto', ...backendNames]) expect(configFromFlags(new Map([['backend', b]])).backend).toBe(b);
+  expect(() => configFromFlags(new Map([['backend', 'torch:rocm']]))).toThrow(/backend/);
 });
 it('flags use the official kebab-case names', () => {
   expect(flagToField('--vae-align-proj-coeff')).toBe('vaeAlignProjCoeff');

@@ -7,7 +7,8 @@ import { flatten } from '../../src/core/tree.js';
 import { key } from '../../src/core/rng.js';
 import { syntheticDataset } from '../../src/data/synthetic.js';
 import { decodeRunConfig } from '../../src/train/config.js';
-import { judgeAccuracy, judgeImages, judgeLabels, trainJudge } from '../../src/train/judge.js';
+import { judgeAccuracy, judgeImages, judgeLabels, judgeRecord, judgeWeights, restoreJudge, trainJudge } from '../../src/train/judge.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { openDataset, setupRun } from '../../src/train/run.js';
 
 const cfg = decodeRunConfig({
@@ -50,3 +51,28 @@ it('the judge trains on images of its own key, none of them the run\'s', async (
   // the check can fail: the run's own images are all in `seen`
   expect(seen.has(Buffer.from(run.load(3).data).toString('base64'))).toBe(true);
 });
+
+it('a saved judge restores to the same labels and is measured again on images it never saw', async () => {
+  await useBackend('wasm');
+  const setup = setupRun(cfg, 96);
+  const j = await trainJudge(setup, () => undefined, { steps: 20, batchSize: 16, testSize: 50 });
+  const file = readSafetensors(writeSafetensors(await judgeWeights(j)));
+  const before = numTensors();
+  const lines: string[] = [];
+  const r = await restoreJudge(setup, file, judgeRecord(j, 20, 16), 'shipped in X', (l) => lines.push(l), { testSize: 50 });
+  expect(r.trainImages).toBe(320);
+  expect(r.origin).toMatch(/trained separately \(shipped in X\) for 20 steps of batch 16 on 320 freshly generated images.*on 50 further fresh images drawn now/);
+  expect(lines).toEqual([`judge: ${r.origin}`]);
+  const ds = syntheticDataset({ key: key(9), length: 12, imageSize: 16 });
+  const px = new Float32Array(12 * 16 * 16 * 3);
+  for (let i = 0; i < 12; i++) px.set(Array.from(ds.load(i).data, (v) => v / 127.5 - 1), i * 768);
+  const x = tensor(px, [12, 16, 16, 3]);
+  expect(Array.from(await judgeLabels(r, x))).toEqual(Array.from(await judgeLabels(j, x)));
+  dispose([x, r.params]);
+  expect(numTensors()).toBe(before);
+  const bad = readSafetensors(writeSafetensors(new Map([...(await judgeWeights(j)).entries()].slice(1))));
+  dispose(j.params);
+  const n = numTensors();
+  await expect(restoreJudge(setup, bad, judgeRecord(j, 20, 16), 'X', () => undefined)).rejects.toThrow(/checkpoint section 'judge' has no tensor '[^']+'/);
+  expect(numTensors()).toBe(n);
+}, 120_000);
