@@ -27,6 +27,8 @@ export interface BenchResult {
   /** Peak live tensors and bytes during the (profiled) warm-up repetition. */
   readonly peakTensors: number;
   readonly peakBytes: number;
+  /** tfjs kernel calls in the (profiled) warm-up repetition (each costs engine and backend dispatch overhead). */
+  readonly kernelCalls: number;
   /** Live tensors and bytes after preparing the case (inputs and parameters). */
   readonly baseTensors: number;
   readonly baseBytes: number;
@@ -118,7 +120,7 @@ export async function runBench(o: BenchOptions): Promise<{ readonly results: Ben
         const r: BenchResult = {
           case: spec.name, backend: activeBackend(), description: spec.description,
           msMedian: ms, msMin: Math.min(...times), msMax: Math.max(...times), perSecond: 1000 / ms, reps: times.length, warmupMs,
-          peakTensors, peakBytes, baseTensors: base.numTensors, baseBytes: base.numBytes,
+          peakTensors, peakBytes, kernelCalls: prof.kernels.length, baseTensors: base.numTensors, baseBytes: base.numBytes,
           ...(spec.flops === undefined ? {} : { gflops: spec.flops / (ms * 1e6) }),
           ...(spec.items === undefined ? {} : { itemsPerSecond: (spec.items * 1000) / ms }),
           ...(ref === undefined ? {} : { referenceMs: ref.ms, referenceSource: ref.source, ratio: ms / ref.ms }),

@@ -1,6 +1,6 @@
 /** @file Optimizers as pure gradient transformations over parameter trees (optax style), with PyTorch's exact AdamW semantics. */
 import type { GradTree } from '../core/groups.js';
-import { add, addN, div, minimum, mul, scalar, sqrt, square, sub, sum, zerosLike } from '../core/ops/index.js';
+import { add, div, foreachAdamW, foreachAdd, foreachGlobalNorm, foreachScale, minimum, mul, scalar } from '../core/ops/index.js';
 import { dispose, tidy } from '../core/scope.js';
 import type { Relabel, T } from '../core/tensor.js';
 import { constantLeaves, flatten, gradLeaves, leafTree, leafValues, mapGrads, rebuild } from '../core/tree.js';
@@ -70,7 +70,8 @@ export const repaeAdamW: AdamWConfig = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps
  * `p ← p·(1 − lr·wd)`, then `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
  * `p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)`, with a per-parameter step `t`. Parameters
  * whose gradient is `null` are skipped entirely (no decay, no step increment), like `.grad is None`.
- * Moments are created lazily on a parameter's first gradient.
+ * Moments are created lazily on a parameter's first gradient. The leaves with equal step counts are
+ * updated by one {@link foreachAdamW} call (one kernel on backends that register it).
  * @category optimizers
  */
 export function adamw<P>(cfg: Partial<AdamWConfig> = {}): GradientTransformation<P, AdamState<P>> {
@@ -82,35 +83,43 @@ export function adamw<P>(cfg: Partial<AdamWConfig> = {}): GradientTransformation
       const states = leafValues<P, AdamLeafState>(grads, state, 'adamw');
       const ps = params === undefined ? undefined : constantLeaves(params);
       if (c.weightDecay !== 0 && ps === undefined) throw new Error(`adamw: weight decay ${c.weightDecay} needs the parameters: call update(grads, state, params)`);
-      const next: AdamLeafState[] = [];
-      const updates = mapGrads(grads, (g, path, i) => {
-        const s = states[i] as AdamLeafState;
-        if (g === null) {
-          next.push(s);
-          return null;
-        }
+      // the leaves with a gradient, grouped by step count and whether their moments exist: one foreach update per group
+      interface Group { readonly step: number; readonly idx: number[]; readonly g: T<never>[]; readonly m: T<never>[]; readonly v: T<never>[]; readonly p: T<never>[] }
+      const groups = new Map<string, Group>();
+      const next: AdamLeafState[] = [...states];
+      const us: GradLeaf[] = states.map(() => null);
+      mapGrads(grads, (g, path, i) => {
+        const s = states[i];
+        if (g === null || s === undefined) return null;
         if (s.m !== null && s.m.shape.join() !== g.shape.join()) throw new Error(`adamw: the first moment of '${path}' has shape [${s.m.shape}], its gradient [${g.shape}]`);
-        const step = s.step + 1;
-        const [u, m, v] = tidy(() => {
-          const m0 = s.m ?? zerosLike(g);
-          const v0 = s.v ?? zerosLike(g);
-          const m1 = add(mul(m0, c.beta1), mul(g, 1 - c.beta1));
-          const v1 = add(mul(v0, c.beta2), mul(square(g), 1 - c.beta2));
-          const bc1 = 1 - c.beta1 ** step;
-          const bc2sqrt = Math.sqrt(1 - c.beta2 ** step);
-          const denom = add(div(sqrt(v1), bc2sqrt), c.eps);
-          let upd = mul(div(m1, denom), -c.lr / bc1);
-          if (c.weightDecay !== 0) {
-            const p = ps?.[i] ?? null;
-            if (p === null) throw new Error(`adamw: parameter '${path}' is null`);
-            upd = sub(upd, mul(p, c.lr * c.weightDecay));
-          }
-          return [upd, m1, v1] as const;
-        });
-        next.push({ step, m, v });
-        return u;
+        if ((s.m === null) !== (s.v === null)) throw new Error(`adamw: '${path}' has a ${s.m === null ? 'second' : 'first'} moment but not the other`);
+        const p = ps?.[i] ?? null;
+        if (c.weightDecay !== 0 && p === null) throw new Error(`adamw: parameter '${path}' is null`);
+        const k = `${s.step}/${s.m !== null}`;
+        let grp = groups.get(k);
+        if (grp === undefined) groups.set(k, (grp = { step: s.step + 1, idx: [], g: [], m: [], v: [], p: [] }));
+        grp.idx.push(i);
+        grp.g.push(g);
+        if (s.m !== null && s.v !== null) {
+          grp.m.push(s.m);
+          grp.v.push(s.v);
+        }
+        if (p !== null) grp.p.push(p);
+        return null;
       });
-      return [updates, leafTree<P, AdamLeafState>(grads, next)] as const;
+      for (const { step, idx, g, m, v, p } of groups.values()) {
+        const out = foreachAdamW(g, m.length > 0 ? { m, v } : null, c.weightDecay !== 0 ? p : null, {
+          beta1: c.beta1, beta2: c.beta2, eps: c.eps,
+          negStepSize: -c.lr / (1 - c.beta1 ** step), bc2sqrt: Math.sqrt(1 - c.beta2 ** step), lrWd: c.lr * c.weightDecay,
+        });
+        idx.forEach((i, j) => {
+          const [u, m1, v1] = [out.updates[j], out.m[j], out.v[j]];
+          if (u === undefined || m1 === undefined || v1 === undefined) throw new Error(`adamw: the foreach update returned ${out.updates.length} results for ${idx.length} tensors`);
+          us[i] = u;
+          next[i] = { step, m: m1, v: v1 };
+        });
+      }
+      return [mapGrads(grads, (_, __, i) => us[i] ?? null), leafTree<P, AdamLeafState>(grads, next)] as const;
     },
   };
 }
@@ -129,7 +138,7 @@ export function globalNorm<P>(grads: GradTree<P>): T<never> {
   return tidy(() => {
     const present = gradLeaves(grads).filter((g): g is T<never> => g !== null);
     if (present.length === 0) return scalar(0);
-    return sqrt(addN(present.map((g) => sum(square(g)))));
+    return foreachGlobalNorm(present);
   });
 }
 
@@ -150,7 +159,12 @@ export function clipByGlobalNorm<P>(maxNorm: number): GradientTransformation<P, 
     update: (grads) => {
       const norm = globalNorm(grads);
       const factor = tidy(() => minimum(1, div(maxNorm, add(norm, 1e-6))));
-      const out = mapGrads(grads, (g) => (g === null ? null : mul(g, factor)));
+      const gs = gradLeaves(grads);
+      const present = gs.filter((g): g is T<never> => g !== null);
+      const uniq = [...new Set(present)];
+      const scaled = foreachScale(uniq, factor);
+      const at = new Map(uniq.map((g, j) => [g, j]));
+      const out = mapGrads(grads, (g) => (g === null ? null : (scaled[at.get(g) ?? -1] ?? null)));
       dispose(factor);
       return [out, { norm }] as const;
     },
@@ -269,13 +283,18 @@ export function applyUpdates<P>(params: P, updates: GradTree<P>): P {
   const flat = constantLeaves(params);
   const us = gradLeaves(updates);
   if (flat.length !== us.length) throw new Error(`applyUpdates: ${us.length} updates for ${flat.length} parameters`);
-  return rebuild(
-    params,
-    flat.map((l, i) => {
-      const u = us[i] ?? null;
-      return u === null || l === null ? l : add(l, u);
-    }) as never,
-  );
+  const idx: number[] = [], ls: T<never>[] = [], ds: T<never>[] = [];
+  flat.forEach((l, i) => {
+    const u = us[i] ?? null;
+    if (l === null || u === null) return;
+    idx.push(i);
+    ls.push(l);
+    ds.push(u);
+  });
+  const sums = foreachAdd(ls, ds);
+  const out: (T<never> | null)[] = [...flat];
+  idx.forEach((i, j) => (out[i] = sums[j] ?? null));
+  return rebuild(params, out as never);
 }
 
 /**

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availability, useBackend } from '../../src/backends/index.js';
 import { blasInfo, loadTorchNative, torchKernelNames, torchLiveTensors } from '../../src/backends/torch/index.js';
+import { foreachAdamW, foreachAdd, foreachEma, foreachGlobalNorm, foreachScale } from '../../src/core/ops/foreach.js';
 import { geluTanh, groupNormNhwc, layerNormLast, layerNormLastAffine, silu } from '../../src/core/ops/fused.js';
 import { fromTensor, toTensor, type T } from '../../src/core/tensor.js';
 
@@ -195,6 +196,15 @@ const cases: Case[] = [
   fusedCase('layerNormLastAffine [5, 3, 8]', [[5, 3, 8], [8], [8]], (x, g, b) => layerNormLastAffine(fromTensor(x as tf.Tensor), fromTensor(g as tf.Tensor), fromTensor(b as tf.Tensor), 1e-5)),
   fusedCase('silu [4, 9]', [[4, 9]], (x) => silu(fromTensor(x as tf.Tensor))),
   fusedCase('geluTanh [4, 9]', [[4, 9]], (x) => geluTanh(fromTensor(x as tf.Tensor))),
+  // the repae foreach ops (src/core/ops/foreach.ts): the RepaeForeach* kernels on torch vs the per-tensor formulas on cpu
+  ['foreachAdamW (first step; with moments and weight decay), foreachEma, foreachAdd, foreachScale, foreachGlobalNorm', () => {
+    const shapes = [[3, 4], [5], [], [2, 1, 3]];
+    const ls = (k: number, off: number, f: (x: tf.Tensor) => tf.Tensor = (x) => x): T<never>[] => shapes.map((s, i) => fromTensor(f(wave(s, k + 0.1 * i, off + i))));
+    const g = ls(0.37, 0), p = ls(0.81, 1), m = ls(0.23, 2), v = ls(0.53, 3, pos);
+    const s = { beta1: 0.9, beta2: 0.999, eps: 1e-8, negStepSize: -1e-2 / (1 - 0.9 ** 3), bc2sqrt: Math.sqrt(1 - 0.999 ** 3), lrWd: 1e-2 * 0.05 };
+    const a1 = foreachAdamW(g, null, null, { ...s, lrWd: 0 }), a2 = foreachAdamW(g, { m, v }, p, s);
+    return [...a1.updates, ...a1.m, ...a1.v, ...a2.updates, ...a2.m, ...a2.v, ...foreachEma(m, p, 0.99), ...foreachAdd(p, g), ...foreachScale(g, fromTensor(tf.scalar(0.3))), foreachGlobalNorm(g)].map((x) => toTensor(x));
+  }],
 ];
 
 async function runCase(backend: 'cpu' | 'torch', run: Case[1]): Promise<{ values: number[][]; dtypes: string[]; shapes: number[][] }> {

@@ -42,6 +42,7 @@ describe.runIf(testBackends.length > 0)(`bench runner [${backend}]`, () => {
     const [r] = results;
     expect(r?.reps).toBe(3);
     expect(r?.peakTensors).toBeGreaterThanOrEqual(3);
+    expect(r?.kernelCalls).toBeGreaterThanOrEqual(1);
     expect(r?.baseTensors).toBe(before + 2);
     expect(r?.peakBytes).toBeGreaterThanOrEqual(3 * 64 * 64 * 4);
     expect(r?.ratio).toBeCloseTo((r?.msMedian ?? 0) / 0.5, 9);

@@ -6,6 +6,7 @@
  * "Kernel 'X' not registered for backend 'torch'" (no silent fallback).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FOREACH_KERNELS } from '../../core/ops/foreach.js';
 import { FUSED_KERNELS } from '../../core/ops/fused.js';
 import type { TorchArg, TorchHandle } from './native.js';
 
@@ -452,6 +453,38 @@ function layerNormGrad(c: KernelCtx): TorchHandle[] {
   return affine ? [dx, dg as TorchHandle, db as TorchHandle] : [dx];
 }
 
+/** The inputs `prefix0 … prefix{n−1}` of a foreach kernel (attribute `n`), as native handles. */
+const listIn = (c: KernelCtx, prefix: string): TorchHandle[] => Array.from({ length: num(c, 'n') }, (_, i) => c.x(`${prefix}${i}`));
+
+/**
+ * The repae multi-tensor AdamW (src/core/ops/foreach.ts): g [, m, v] [, p] lists → [updates…, m…, v…],
+ * the per-tensor formula of the composed path as `aten::_foreach_*` calls over the whole list.
+ */
+function foreachAdamW(c: KernelCtx): TorchHandle[] {
+  const g = listIn(c, 'g');
+  const b1 = num(c, 'beta1'), b2 = num(c, 'beta2'), lrWd = num(c, 'lrWd');
+  const moments = bool(c, 'moments');
+  const gm = c.calls('_foreach_mul.Scalar', g, 1 - b1);
+  const gv = c.calls('_foreach_mul.Scalar', c.calls('_foreach_mul.List', g, g), 1 - b2);
+  const m1 = moments ? c.calls('_foreach_add.List', c.calls('_foreach_mul.Scalar', listIn(c, 'm'), b1), gm) : gm;
+  const v1 = moments ? c.calls('_foreach_add.List', c.calls('_foreach_mul.Scalar', listIn(c, 'v'), b2), gv) : gv;
+  const denom = c.calls('_foreach_add.Scalar', c.calls('_foreach_div.Scalar', c.calls('_foreach_sqrt', v1), num(c, 'bc2sqrt')), num(c, 'eps'));
+  let u = c.calls('_foreach_mul.Scalar', c.calls('_foreach_div.List', m1, denom), num(c, 'negStepSize'));
+  if (lrWd !== 0) u = c.calls('_foreach_sub.List', u, c.calls('_foreach_mul.Scalar', listIn(c, 'p'), lrWd));
+  return [...u, ...m1, ...v1];
+}
+
+/** The repae multi-tensor EMA: e, x lists → e·decay + x·(1 − decay). */
+function foreachEma(c: KernelCtx): TorchHandle[] {
+  const d = num(c, 'decay');
+  return c.calls('_foreach_add.List', c.calls('_foreach_mul.Scalar', listIn(c, 'e'), d), c.calls('_foreach_mul.Scalar', listIn(c, 'x'), 1 - d));
+}
+
+/** The repae global L2 norm of a list: the per-tensor norms (one `_foreach_norm`), then the norm of their stack. */
+function globalNorm(c: KernelCtx): TorchHandle {
+  return c.call('linalg_vector_norm', c.call('stack', c.calls('_foreach_norm.Scalar', listIn(c, 'x'), 2), 0), 2, null, false, null);
+}
+
 /** The kernel table: tfjs kernel name → ATen implementation. @category backends */
 export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   // ---- elementwise, unary
@@ -677,6 +710,13 @@ export const torchKernels: Readonly<Record<string, TorchKernelImpl>> = {
   [FUSED_KERNELS.siluGrad]: (c) => c.call('silu_backward', c.x('dy'), c.x('x')),
   [FUSED_KERNELS.geluTanh]: (c) => c.call('gelu', c.x('x'), 'tanh'),
   [FUSED_KERNELS.geluTanhGrad]: (c) => c.call('gelu_backward', c.x('dy'), c.x('x'), 'tanh'),
+  // ---- repae foreach ops (src/core/ops/foreach.ts): one kernel call per list of tensors
+  [FOREACH_KERNELS.adamw]: foreachAdamW,
+  [FOREACH_KERNELS.ema]: foreachEma,
+  [FOREACH_KERNELS.add]: (c) => c.calls('_foreach_add.List', listIn(c, 'a'), listIn(c, 'b')),
+  // libtorch 1.13 has no _foreach_mul.Tensor: one mul per tensor, still inside one kernel call
+  [FOREACH_KERNELS.scale]: (c) => listIn(c, 'x').map((x) => c.call('mul.Tensor', x, c.x('s'))),
+  [FOREACH_KERNELS.globalNorm]: globalNorm,
 };
 
 /** Names of every kernel the torch backend implements. @category backends */

@@ -6,3 +6,4 @@ export * from './linalg.js';
 export * from './conv.js';
 export * from './create.js';
 export * from './fused.js';
+export * from './foreach.js';
