@@ -17,7 +17,7 @@ it('runDemo from scratch: REPA-E phase, then the frozen-VAE phase, then a judged
     const path = await runDemo(out, { e2eSteps: 2, ldmSteps: 2 }, (s) => lines.push(s), { assets: null, encoderSteps: 3, judge: { steps: 3, batchSize: 8, testSize: 20 } });
     expect(numTensors()).toBe(before);
     expect(lines.some((l) => l.startsWith('phase 1: 2 REPA-E steps'))).toBe(true);
-    expect(lines.some((l) => l.startsWith('phase 2: 2 SiT steps on the end-to-end-tuned VAE, frozen (ldm), batch 64'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('phase 2: 2 SiT steps on the end-to-end-tuned VAE, frozen (ldm), batch 128'))).toBe(true);
     const run = join(out, 'demo');
     const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     expect(steps.map((r) => r['step'])).toEqual([2, 4]);
