@@ -214,7 +214,7 @@ export async function trainTinyEncoder(ds: Dataset, setup: RunSetup, steps: numb
 }
 import { tinyCnnLogits } from '../models/encoders/tiny-cnn.js';
 
-/** A built-in tiny CNN (widths {@link TINY_CNN_WIDTHS}) restored from checkpoint section `section` (F32 tensors by tree path); errors name the section and tensor. @category io */
+/** A built-in tiny CNN (the encoder's widths 32, 64, 64, 96) restored from checkpoint section `section` (F32 tensors by tree path); errors name the section and tensor. @category io */
 export function tinyCnnFromSafe(file: SafeFile, numClasses: number, section: string): TinyCnnParams<never> {
   const like = initTinyCnn(mkKey(0), { widths: TINY_CNN_WIDTHS, numClasses });
   const shapes = flatten(like).map((l) => ({ path: l.path, shape: l.leaf?.shape ?? [] }));
