@@ -76,7 +76,10 @@ export function demoAssetsDir(): string {
 export function loadDemoAssets(dir: string): DemoAssets {
   const { latest } = latestCheckpoint(dir);
   if (latest === undefined) throw new CheckpointError(`demo assets: no complete checkpoint in '${dir}' (make them with \`npm run demo:assets -- --out ${dir}\`, or run \`repae demo --from-scratch\`)`);
-  const ck = loadCheckpoint(latest, { sections: ['vae', 'disc', 'enc', 'judge'] });
+  // vae and disc are read (and CRC-checked) by initRunState through initFrom: only their presence here
+  const missing = ['vae', 'disc'].filter((n) => !latest.sections.includes(n));
+  if (missing.length > 0) throw new CheckpointError(`demo assets: ${latest.path} has no section ${missing.map((n) => `'${n}'`).join(', ')} (remake them with \`npm run demo:assets\`)`);
+  const ck = loadCheckpoint(latest, { sections: ['enc', 'judge'] });
   const d = AssetsState.decode(ck.state);
   if (!isRight(d)) throw new CheckpointError(`demo assets: ${latest.path}/state.json is not a ${DEMO_ASSETS_FORMAT} record: ${PathReporter.report(d).join('; ')} (remake them with \`npm run demo:assets\`)`);
   const st = d.right;

@@ -485,8 +485,9 @@ export const checkEncoderTokens = (enc: RunEncoder, setup: RunSetup): void => ch
 
 /**
  * Per-item cache of values computed from a batch by a frozen function (rows of `[N, ...]` tensors,
- * kept in memory as Float32Arrays): each dataset item is computed once, on first use, and later
- * batches are assembled from the cache. Valid because the data path has no augmentation.
+ * kept in memory as Float32Arrays): each dataset item is stored on first use (a batch with any new
+ * item is computed whole), and batches of cached items are assembled from the cache. Valid because
+ * the data path has no augmentation.
  * @category models
  */
 export class ItemCache {

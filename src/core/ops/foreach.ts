@@ -9,6 +9,7 @@
  * union of the groups of the inputs it is computed from. (trusted)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hasKernel, runKernelList } from './kernel-call.js';
 import { out, raw } from '../internal.js';
 import type { T } from '../tensor.js';
 
@@ -21,14 +22,6 @@ export const FOREACH_KERNELS = {
   globalNorm: 'RepaeGlobalNorm',
 } as const;
 
-/** Whether the active backend registers kernel `name`. */
-const native = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
-
-/** Runs a registered kernel; always an array of outputs. */
-const kernel = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor[] => {
-  const r = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(r) ? r : [r];
-};
 
 /** `{ p0: xs[0], p1: xs[1], … }` added to `into` (the input naming of the foreach kernels). */
 const named = (into: tf.NamedTensorMap, prefix: string, xs: readonly T<string>[]): tf.NamedTensorMap => {
@@ -93,12 +86,12 @@ export function foreachAdamW<G extends string>(
   }
   const wd = s.lrWd !== 0 && params !== null ? params : null;
   let outs: tf.Tensor[];
-  if (native(FOREACH_KERNELS.adamw)) {
+  if (hasKernel(FOREACH_KERNELS.adamw)) {
     const inputs = named({}, 'g', grads);
     if (moments !== null) named(named(inputs, 'm', moments.m), 'v', moments.v);
     if (wd !== null) named(inputs, 'p', wd);
     const { beta1, beta2, eps, negStepSize, bc2sqrt, lrWd } = s;
-    outs = kernel(FOREACH_KERNELS.adamw, inputs, { n, moments: moments !== null, beta1, beta2, eps, negStepSize, bc2sqrt, lrWd });
+    outs = runKernelList(FOREACH_KERNELS.adamw, inputs, { n, moments: moments !== null, beta1, beta2, eps, negStepSize, bc2sqrt, lrWd });
   } else {
     // the composed formula (as before the fusion: the same kernels and values per tensor)
     outs = tf.tidy(() => {
@@ -132,8 +125,8 @@ export function foreachEma<G extends string>(ema: readonly T<G>[], value: readon
   sameShapes('foreachEma', ema, value, 'EMA tensors', 'values');
   const n = ema.length;
   if (n === 0) return [];
-  const outs = native(FOREACH_KERNELS.ema)
-    ? kernel(FOREACH_KERNELS.ema, named(named({}, 'e', ema), 'x', value), { n, decay })
+  const outs = hasKernel(FOREACH_KERNELS.ema)
+    ? runKernelList(FOREACH_KERNELS.ema, named(named({}, 'e', ema), 'x', value), { n, decay })
     : tf.tidy(() => ema.map((e, i) => tf.add(tf.mul(raw(e), decay), tf.mul(raw(value[i] as T<G>), 1 - decay))));
   return outs.map((y, i) => out<G>(y, ema[i], value[i]));
 }
@@ -143,8 +136,8 @@ export function foreachAdd<G extends string>(a: readonly T<G>[], b: readonly T<G
   sameShapes('foreachAdd', a, b, 'tensors', 'addends');
   const n = a.length;
   if (n === 0) return [];
-  const outs = native(FOREACH_KERNELS.add)
-    ? kernel(FOREACH_KERNELS.add, named(named({}, 'a', a), 'b', b), { n })
+  const outs = hasKernel(FOREACH_KERNELS.add)
+    ? runKernelList(FOREACH_KERNELS.add, named(named({}, 'a', a), 'b', b), { n })
     : tf.tidy(() => a.map((x, i) => tf.add(raw(x), raw(b[i] as T<G>))));
   return outs.map((y, i) => out<G>(y, a[i], b[i]));
 }
@@ -154,8 +147,8 @@ export function foreachScale<G extends string>(xs: readonly T<G>[], s: T<G>): T<
   if (s.rank !== 0) throw new Error(`foreachScale: the factor should be a scalar, got shape [${s.shape.join(', ')}]`);
   const n = xs.length;
   if (n === 0) return [];
-  const outs = native(FOREACH_KERNELS.scale)
-    ? kernel(FOREACH_KERNELS.scale, named({ s: raw(s) }, 'x', xs), { n })
+  const outs = hasKernel(FOREACH_KERNELS.scale)
+    ? runKernelList(FOREACH_KERNELS.scale, named({ s: raw(s) }, 'x', xs), { n })
     : tf.tidy(() => xs.map((x) => tf.mul(raw(x), raw(s))));
   return outs.map((y, i) => out<G>(y, xs[i], s));
 }
@@ -167,8 +160,8 @@ export function foreachScale<G extends string>(xs: readonly T<G>[], s: T<G>): T<
  */
 export function foreachGlobalNorm<G extends string>(xs: readonly T<G>[]): T<G> {
   if (xs.length === 0) throw new Error('foreachGlobalNorm: needs at least one tensor');
-  const y = native(FOREACH_KERNELS.globalNorm)
-    ? (kernel(FOREACH_KERNELS.globalNorm, named({}, 'x', xs), { n: xs.length })[0] as tf.Tensor)
+  const y = hasKernel(FOREACH_KERNELS.globalNorm)
+    ? (runKernelList(FOREACH_KERNELS.globalNorm, named({}, 'x', xs), { n: xs.length })[0] as tf.Tensor)
     : tf.tidy(() => tf.sqrt(tf.addN(xs.map((x) => tf.sum(tf.square(raw(x)))))));
   return out<G>(y, ...xs);
 }

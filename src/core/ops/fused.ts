@@ -9,6 +9,7 @@
  * Differentiable once (the REPA-E losses need no second derivative through these ops). (trusted)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hasKernel, runKernelList } from './kernel-call.js';
 import { out, raw } from '../internal.js';
 import type { T } from '../tensor.js';
 
@@ -24,14 +25,6 @@ export const FUSED_KERNELS = {
   geluTanhGrad: 'RepaeGeluTanhGrad',
 } as const;
 
-/** Whether the active backend registers kernel `name`. */
-const native = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
-
-/** Runs a registered kernel; always an array of outputs. */
-const kernel = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] => {
-  const r = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(r) ? r : [r];
-};
 
 type Forward = (inputs: readonly tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
 
@@ -71,13 +64,13 @@ export function groupNormNhwc<X extends string, P extends string, B extends stri
   checkAffine('groupNorm', c, gamma, beta);
   const g5 = [n, h, w, groups, c / groups];
   const ax = [1, 2, 4];
-  const fwd: Forward = native(FUSED_KERNELS.groupNorm)
+  const fwd: Forward = hasKernel(FUSED_KERNELS.groupNorm)
     ? ([xr, gr, br], save) => {
-        const [y, m, rstd] = kernel(FUSED_KERNELS.groupNorm, { x: xr as tf.Tensor, gamma: gr as tf.Tensor, beta: br as tf.Tensor }, { groups, eps }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const [y, m, rstd] = runKernelList(FUSED_KERNELS.groupNorm, { x: xr as tf.Tensor, gamma: gr as tf.Tensor, beta: br as tf.Tensor }, { groups, eps }) as [tf.Tensor, tf.Tensor, tf.Tensor];
         save([xr as tf.Tensor, gr as tf.Tensor, m, rstd]);
         return {
           value: y,
-          gradFunc: (dy, [xs, gs, ms, rs]) => kernel(FUSED_KERNELS.groupNormGrad, { dy, x: xs as tf.Tensor, gamma: gs as tf.Tensor, mean: ms as tf.Tensor, rstd: rs as tf.Tensor }, { groups }),
+          gradFunc: (dy, [xs, gs, ms, rs]) => runKernelList(FUSED_KERNELS.groupNormGrad, { dy, x: xs as tf.Tensor, gamma: gs as tf.Tensor, mean: ms as tf.Tensor, rstd: rs as tf.Tensor }, { groups }),
         };
       }
     : ([xr, gr, br], save) => {
@@ -109,15 +102,15 @@ function layerNormImpl(x: T<string>, gb: readonly [T<string>, T<string>] | undef
   const d = x.shape[x.rank - 1] as number;
   if (gb !== undefined) checkAffine('layerNorm', d, gb[0], gb[1]);
   const lead = x.shape.slice(0, -1).map((_, i) => i);
-  const fwd: Forward = native(FUSED_KERNELS.layerNorm)
+  const fwd: Forward = hasKernel(FUSED_KERNELS.layerNorm)
     ? ([xr, gr, br], save) => {
         const inputs: tf.NamedTensorMap = gb === undefined ? { x: xr as tf.Tensor } : { x: xr as tf.Tensor, gamma: gr as tf.Tensor, beta: br as tf.Tensor };
-        const [y, m, rstd] = kernel(FUSED_KERNELS.layerNorm, inputs, { eps }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const [y, m, rstd] = runKernelList(FUSED_KERNELS.layerNorm, inputs, { eps }) as [tf.Tensor, tf.Tensor, tf.Tensor];
         save(gb === undefined ? [xr as tf.Tensor, m, rstd] : [xr as tf.Tensor, m, rstd, gr as tf.Tensor]);
         return {
           value: y,
           gradFunc: (dy, [xs, ms, rs, gs]) =>
-            kernel(FUSED_KERNELS.layerNormGrad, gs === undefined ? { dy, x: xs as tf.Tensor, mean: ms as tf.Tensor, rstd: rs as tf.Tensor } : { dy, x: xs as tf.Tensor, mean: ms as tf.Tensor, rstd: rs as tf.Tensor, gamma: gs }),
+            runKernelList(FUSED_KERNELS.layerNormGrad, gs === undefined ? { dy, x: xs as tf.Tensor, mean: ms as tf.Tensor, rstd: rs as tf.Tensor } : { dy, x: xs as tf.Tensor, mean: ms as tf.Tensor, rstd: rs as tf.Tensor, gamma: gs }),
         };
       }
     : ([xr, gr, br], save) => {
@@ -164,7 +157,7 @@ function activation(name: string, gradName: string, composed: (x: tf.Tensor) => 
     custom([x], ([xr], save) => {
       const xi = xr as tf.Tensor;
       save([xi]);
-      if (native(name)) return { value: kernel(name, { x: xi })[0] as tf.Tensor, gradFunc: (dy, [xs]) => kernel(gradName, { dy, x: xs as tf.Tensor }) };
+      if (hasKernel(name)) return { value: runKernelList(name, { x: xi })[0] as tf.Tensor, gradFunc: (dy, [xs]) => runKernelList(gradName, { dy, x: xs as tf.Tensor }) };
       return { value: composed(xi), gradFunc: (dy, [xs]) => [tf.mul(dy, derivative(xs as tf.Tensor))] };
     });
 }
