@@ -174,19 +174,19 @@ const siluRaw = activation(
 );
 
 const GELU_K = Math.sqrt(2 / Math.PI);
+/** `2u = 2k(x + 0.044715x³)`: the tanh approximation as a sigmoid, `0.5(1 + tanh u) = σ(2u)` (a sigmoid is ~6× cheaper than a tanh on wasm). */
+const geluTwiceInner = (x: tf.Tensor, x2: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, tf.add(1, tf.mul(0.044715, x2))), 2 * GELU_K);
 const geluTanhRaw = activation(
   FUSED_KERNELS.geluTanh,
   FUSED_KERNELS.geluTanhGrad,
-  (x) => {
-    const inner = tf.mul(GELU_K, tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-  },
-  // t = tanh(k(x + 0.044715x³)): d/dx = 0.5(1 + t) + 0.5x(1 − t²)·k(1 + 3·0.044715x²)
+  // 0.5x(1 + tanh u) = x·σ(2u)
+  (x) => tf.mul(x, tf.sigmoid(geluTwiceInner(x, tf.square(x)))),
+  // s = σ(2u): d/dx x·s = s + x·s(1 − s)·2u′ with 2u′ = 2k(1 + 3·0.044715x²)
   (x) => {
     const x2 = tf.square(x);
-    const t = tf.tanh(tf.mul(GELU_K, tf.add(x, tf.mul(0.044715, tf.mul(x, x2)))));
-    const dinner = tf.mul(GELU_K, tf.add(1, tf.mul(3 * 0.044715, x2)));
-    return tf.add(tf.mul(0.5, tf.add(1, t)), tf.mul(tf.mul(tf.mul(0.5, x), tf.sub(1, tf.square(t))), dinner));
+    const s = tf.sigmoid(geluTwiceInner(x, x2));
+    const du2 = tf.mul(tf.add(1, tf.mul(3 * 0.044715, x2)), 2 * GELU_K);
+    return tf.add(s, tf.mul(tf.mul(x, tf.mul(s, tf.sub(1, s))), du2));
   },
 );
 
