@@ -119,7 +119,7 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
     '# REPA-E at toy scale: frozen-VAE REPA vs REPA-E vs naive end-to-end', '',
     `Command: \`${o.command}\` (backend ${backend}, ${total.toFixed(0)} s in all on this machine).`, '',
     `Data: ${data.name} (${data.length} CIFAR-10 training images, 32×32, lossless PNG strips). Encoder: ${enc.origin}; ${enc.spec.dim}-d tokens on a 4×4 grid = the SiT's 16 tokens.`,
-    `Models: SiT ${4}×${96} (patch 2 on 8×8×4 latents, encoder depth 2), VAE f4d4 (ch 32), PatchGAN discriminator (ndf 8, 2 layers), LPIPS weight 0 (no VGG16 weights offline), batch 16, AdamW lr 3e-4 (SiT) / 1e-4 (VAE, disc), EMA 0.995.`,
+    `Models: SiT ${pre.sitDepth}×${pre.sitHidden} (patch 2 on 8×8×${pre.vaeEmbedDim} latents, encoder depth ${pre.encoderDepth}), VAE f4d${pre.vaeEmbedDim} (ch ${pre.vaeCh}), PatchGAN discriminator (ndf ${pre.discNdf}, ${pre.discLayers} layers), LPIPS weight ${pre.perceptualWeight} (no VGG16 weights offline), batch ${pre.batchSize}, AdamW lr ${pre.learningRate} (SiT) / ${pre.vaeLearningRate} (VAE) / ${pre.discLearningRate} (disc), EMA ${pre.emaDecay}.`,
     `Protocol: the VAE is first pretrained alone for ${o.pretrainSteps} steps (L1 + KL + GAN, no alignment); each variant then starts from that VAE and a fresh SiT with the same seed and trains ${o.steps} steps.`, '',
     '## Results (start → end of each variant)', '',
     `| variant | latent spatial variance | latent total variation | CKNNA (SiT vs MobileNet) | recon PSNR (dB) | Fréchet distance, MobileNet features of ${o.samples} samples vs ${o.samples} real images | time |`,
@@ -156,7 +156,7 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
 
 /** Implements `repae experiment`. @category utility types */
 export async function experimentCommand(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) { console.log('usage: repae experiment [--shared ../shared/data] [--out docs/experiment] [--work runs/experiment] [--pretrain-steps 300] [--steps 600] [--eval-every 200] [--samples 2000] [--eval-samples 500] [--force]\n  --samples N       samples (and real images) of the final Fréchet distance of each variant\n  --eval-samples N  the same at every --eval-every point (the generation metric over steps)'); return 0; }
+  if (argv.includes('--help')) { console.log('usage: repae experiment [--shared ../shared/data] [--out docs/experiment] [--work runs/experiment] [--pretrain-steps 300] [--steps 2000] [--eval-every 250] [--samples 2000] [--eval-samples 500] [--force]\n  --samples N       samples (and real images) of the final Fréchet distance of each variant\n  --eval-samples N  the same at every --eval-every point (the generation metric over steps)'); return 0; }
   const p = parseArgs(argv, ['shared', 'out', 'work', 'pretrain-steps', 'steps', 'eval-every', 'samples', 'eval-samples'], ['force']);
   const out = stringFlag(p, 'out', 'docs/experiment');
   if (existsSync(join(out, 'report.md')) && !switchFlag(p, 'force')) throw new OutputExistsError(join(out, 'report.md'), 'report', 'pass --force to replace it (and its pictures), or another --out');
@@ -164,7 +164,7 @@ export async function experimentCommand(argv: readonly string[]): Promise<number
   for (const d of ['cifar10-subset-png', 'mobilenet-v1-0.75']) if (!existsSync(join(shared, d))) throw new UsageError(`--shared ${shared}: no ${d}/ in it (the experiment needs the CIFAR-10 strips and MobileNet v1 of ../shared/data)`);
   await runExperiment({
     shared, out, work: stringFlag(p, 'work', 'runs/experiment'),
-    pretrainSteps: intFlag(p, 'pretrain-steps', 300), steps: intFlag(p, 'steps', 600), evalEvery: intFlag(p, 'eval-every', 200),
+    pretrainSteps: intFlag(p, 'pretrain-steps', 300), steps: intFlag(p, 'steps', 2000), evalEvery: intFlag(p, 'eval-every', 250),
     samples: intFlag(p, 'samples', 2000), evalSamples: intFlag(p, 'eval-samples', 500),
     command: `npm run experiment -- ${argv.join(' ')}`.trim(),
   });
