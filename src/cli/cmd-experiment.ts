@@ -110,6 +110,7 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
     releaseOld(s, null);
   }
   const total = (performance.now() - t0) / 1000;
+  const f = 2 ** (pre.vaeChMult.length - 1), side = pre.resolution / f;
   const rows = experimentVariants.map((v) => {
     const r = results[v.name]!;
     const e = r.final, s0 = r.points[0]!.ev;
@@ -119,7 +120,7 @@ export async function runExperiment(o: { shared: string; out: string; work: stri
     '# REPA-E at toy scale: frozen-VAE REPA vs REPA-E vs naive end-to-end', '',
     `Command: \`${o.command}\` (backend ${backend}, ${total.toFixed(0)} s in all on this machine).`, '',
     `Data: ${data.name} (${data.length} CIFAR-10 training images, 32×32, lossless PNG strips). Encoder: ${enc.origin}; ${enc.spec.dim}-d tokens on a 4×4 grid = the SiT's 16 tokens.`,
-    `Models: SiT ${pre.sitDepth}×${pre.sitHidden} (patch 2 on 8×8×${pre.vaeEmbedDim} latents, encoder depth ${pre.encoderDepth}), VAE f4d${pre.vaeEmbedDim} (ch ${pre.vaeCh}), PatchGAN discriminator (ndf ${pre.discNdf}, ${pre.discLayers} layers), LPIPS weight ${pre.perceptualWeight} (no VGG16 weights offline), batch ${pre.batchSize}, AdamW lr ${pre.learningRate} (SiT) / ${pre.vaeLearningRate} (VAE) / ${pre.discLearningRate} (disc), EMA ${pre.emaDecay}.`,
+    `Models: SiT ${pre.sitDepth}×${pre.sitHidden} (patch ${pre.patchSize} on ${side}×${side}×${pre.vaeEmbedDim} latents, encoder depth ${pre.encoderDepth}), VAE f${f}d${pre.vaeEmbedDim} (ch ${pre.vaeCh}), PatchGAN discriminator (ndf ${pre.discNdf}, ${pre.discLayers} layers), LPIPS weight ${pre.perceptualWeight} (no VGG16 weights offline), batch ${pre.batchSize}, AdamW lr ${pre.learningRate} (SiT) / ${pre.vaeLearningRate} (VAE) / ${pre.discLearningRate} (disc), EMA ${pre.emaDecay}.`,
     `Protocol: the VAE is first pretrained alone for ${o.pretrainSteps} steps (L1 + KL + GAN, no alignment); each variant then starts from that VAE and a fresh SiT with the same seed and trains ${o.steps} steps.`, '',
     '## Results (start → end of each variant)', '',
     `| variant | latent spatial variance | latent total variation | CKNNA (SiT vs MobileNet) | recon PSNR (dB) | Fréchet distance, MobileNet features of ${o.samples} samples vs ${o.samples} real images | time |`,
